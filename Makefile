@@ -1,0 +1,42 @@
+# Two commands on a fresh Debian 12 machine: `make setup`, then `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROTOS := $(shell find protos -name '*.proto' | sort)
+DEB_PACKAGES := python3 python3-venv python3-dev gcc make docker-registry busybox-static \
+	ca-certificates openssl hyperfine
+
+.PHONY: setup test gen check-gen lint unit integration bench clean
+
+setup:
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $(DEB_PACKAGES); \
+	else echo "not root: skipping apt-get (needs: $(DEB_PACKAGES))"; fi
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+
+# Regenerates gen/ from protos/ (generated code is committed and kept apart from ours).
+gen:
+	rm -rf gen/caisson_api
+	$(PY) -m grpc_tools.protoc -I protos --python_out=gen --grpc_python_out=gen --pyi_out=gen $(PROTOS)
+	find gen/caisson_api -type d -exec touch {}/__init__.py \;
+
+# Fails when gen/ is not what protos/ produce.
+check-gen:
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	$(PY) -m grpc_tools.protoc -I protos --python_out=$$tmp --grpc_python_out=$$tmp --pyi_out=$$tmp $(PROTOS) && \
+	find $$tmp/caisson_api -type d -exec touch {}/__init__.py \; && \
+	diff -r $$tmp/caisson_api gen/caisson_api >/dev/null || \
+	{ echo "gen/ is out of date with protos/: run 'make gen' and commit"; exit 1; }
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: check-gen lint
+	$(PY) -m pytest -p no:cacheprovider -ra tests
+
+bench:
+	$(PY) bench/pull
