@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from caisson import errors, logs
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from caisson import errors, logs
 
 log = logs.get("caisson.server")
 
