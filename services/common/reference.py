@@ -124,5 +124,11 @@ def parse(text: str, default_tag: bool = True) -> Reference:
     return Reference(domain, path, tag=tag, digest=digest)
 
 
+def from_name(name: str, tag: str = "", digest: str = "") -> Reference:
+    """The reference for a stored normalised name ("docker.io/library/busybox")."""
+    domain, _, path = name.partition("/")
+    return Reference(domain, path, tag=tag, digest=digest)
+
+
 def is_sha256(text: str) -> bool:
     return bool(_SHA256.match(text))

@@ -1,0 +1,164 @@
+"""The registry proxy and executor as the daemon's child processes.
+
+Started only when the daemon was given no address for them. The registry proxy is the part
+that talks to the internet, so a root daemon starts it as an unprivileged user that can write
+only the content store. Children die with the daemon (PR_SET_PDEATHSIG) so a killed daemon
+leaves no orphan holding their sockets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import pwd
+import signal
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from caisson import errors, logs, server
+from caisson.daemon.config import Config
+
+log = logs.get("caisson.daemon.children")
+
+_PR_SET_PDEATHSIG = 1
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+@dataclass
+class Child:
+    name: str
+    address: str
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            log.warning("child did not stop in time, killing", child=self.name, pid=self.proc.pid)
+            self.proc.kill()
+            self.proc.wait()
+        log.info("child stopped", child=self.name, code=self.proc.returncode)
+
+
+def _entry(module: str) -> list[str]:
+    return [sys.executable, "-c", f"import sys; from {module} import main; sys.exit(main())"]
+
+
+def _log_args(cfg: Config) -> list[str]:
+    return ["--log-level", cfg.log_level, "--log-format", cfg.log_format]
+
+
+def _spawn(name: str, argv: list[str], address: str, user: pwd.struct_passwd | None) -> Child:
+    kwargs: dict[str, object] = {}
+    if user is not None:
+        kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
+    proc = subprocess.Popen(  # noqa: S603 - our own entry points
+        argv, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, **kwargs
+    )
+    child = Child(name, address, proc)
+    ch = server.channel(address)
+    try:
+        if not server.wait_healthy(ch, START_TIMEOUT, alive=lambda: proc.poll() is None):
+            child.stop()
+            code = proc.returncode
+            raise errors.Unavailable(
+                f"{name} failed to start (exit code {code}); see its log lines above"
+                if code is not None
+                else f"{name} did not become healthy within {START_TIMEOUT:.0f}s"
+            )
+    finally:
+        ch.close()
+    log.info("child started", child=name, pid=proc.pid, address=address)
+    return child
+
+
+def proxy_user(cfg: Config) -> pwd.struct_passwd | None:
+    """The user the registry proxy runs as: None means "as the daemon" (a non-root daemon)."""
+    if os.geteuid() != 0 or cfg.proxy_user in ("", "root"):
+        return None
+    try:
+        return pwd.getpwnam(cfg.proxy_user)
+    except KeyError:
+        raise errors.InvalidArgument(f"--proxy-user {cfg.proxy_user!r}: no such user") from None
+
+
+def prepare_content_root(content_root: str, user: pwd.struct_passwd | None) -> None:
+    """Gives the proxy user the content store (and only it), and checks it can get there."""
+    dirs = [
+        content_root,
+        *(os.path.join(content_root, d) for d in ("blobs", "blobs/sha256", "ingest")),
+    ]
+    for d in dirs:
+        os.makedirs(d, exist_ok=True)
+    if user is None:
+        return
+    for d in dirs:
+        os.chown(d, user.pw_uid, user.pw_gid)
+        os.chmod(d, 0o755)
+    ingest = os.path.join(content_root, "ingest")
+    for name in os.listdir(ingest):
+        with contextlib.suppress(FileNotFoundError):
+            os.chown(os.path.join(ingest, name), user.pw_uid, user.pw_gid)
+    # Every parent must be searchable by others, or the proxy cannot reach the store.
+    parent = os.path.dirname(os.path.abspath(content_root))
+    while True:
+        mode = os.stat(parent).st_mode
+        if not mode & stat.S_IXOTH:
+            raise errors.FailedPrecondition(
+                f"the registry proxy runs as {user.pw_name!r} and cannot reach {content_root}: "
+                f"{parent} is not searchable by others (chmod o+x {parent}, or --proxy-user)"
+            )
+        if parent == "/":
+            break
+        parent = os.path.dirname(parent)
+
+
+def start_registry_proxy(cfg: Config, content_root: str) -> Child:
+    user = proxy_user(cfg)
+    prepare_content_root(content_root, user)
+    run_dir = os.path.join(cfg.exec_root, "registry-proxy")
+    os.makedirs(run_dir, exist_ok=True)
+    if user is not None:
+        os.chown(run_dir, user.pw_uid, user.pw_gid)
+        os.chmod(run_dir, 0o700)
+    address = f"unix://{run_dir}/proxy.sock"
+    argv = _entry("caisson.registry_proxy.main") + [
+        "--listen",
+        address,
+        "--content-root",
+        content_root,
+        "--max-concurrent-downloads",
+        str(cfg.max_concurrent_downloads),
+        *_log_args(cfg),
+    ]
+    for reg in cfg.insecure_registries:
+        argv += ["--insecure-registry", reg]
+    for mirror in cfg.registry_mirrors:
+        argv += ["--registry-mirror", mirror]
+    return _spawn("registry proxy", argv, address, user)
+
+
+def start_executor(cfg: Config) -> Child:
+    address = f"unix://{cfg.exec_root}/executor.sock"
+    argv = _entry("caisson.executor.main") + [
+        "--listen",
+        address,
+        "--data-root",
+        cfg.data_root,
+        "--exec-root",
+        cfg.exec_root,
+        *_log_args(cfg),
+    ]
+    return _spawn("executor", argv, address, None)

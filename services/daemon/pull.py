@@ -1,0 +1,301 @@
+"""Pull orchestration: the registry proxy downloads, the executor unpacks, the daemon records.
+
+Layers are unpacked as soon as their blob is in the content store, each into its own snapshot
+(snapshots do not depend on their parent's content), so unpacking overlaps the downloads of
+the other layers. Progress of both services is merged into one stream of `LayerUpdate`s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform as host_platform
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from caisson import errors, logs, reference
+from caisson.content import ContentStore
+from caisson.daemon.clients import Executor, RegistryProxy, Stream
+from caisson.daemon.store import Layer
+from caisson_api.executor.v1 import executor_pb2
+from caisson_api.registry.v1 import registry_pb2
+
+log = logs.get("caisson.daemon.pull")
+
+# Layer statuses, as the daemon API names them.
+WAITING = "WAITING"
+DOWNLOADING = "DOWNLOADING"
+VERIFYING = "VERIFYING"
+DOWNLOAD_COMPLETE = "DOWNLOAD_COMPLETE"
+EXTRACTING = "EXTRACTING"
+PULL_COMPLETE = "PULL_COMPLETE"
+ALREADY_EXISTS = "ALREADY_EXISTS"
+RETRYING = "RETRYING"
+
+_PROXY_STATES = {
+    registry_pb2.LAYER_STATE_WAITING: WAITING,
+    registry_pb2.LAYER_STATE_DOWNLOADING: DOWNLOADING,
+    registry_pb2.LAYER_STATE_VERIFYING: VERIFYING,
+    registry_pb2.LAYER_STATE_DOWNLOADED: DOWNLOAD_COMPLETE,
+    registry_pb2.LAYER_STATE_EXISTS: DOWNLOAD_COMPLETE,
+    registry_pb2.LAYER_STATE_RETRYING: RETRYING,
+}
+
+
+@dataclass
+class LayerUpdate:
+    digest: str
+    status: str
+    current: int = 0
+    total: int = 0
+    message: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.digest.split(":", 1)[-1][:12]
+
+
+@dataclass
+class Resolved:
+    """What the registry said the reference is, with the config read from the store."""
+
+    ref: reference.Reference
+    manifest: registry_pb2.Descriptor
+    index_digest: str
+    config_digest: str
+    config: dict[str, Any]
+    layers: list[Layer]
+    platform: registry_pb2.Platform
+
+
+@dataclass
+class Pulled:
+    resolved: Resolved
+    layers: list[Layer] = field(default_factory=list)
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """ChainID(0) = DiffID(0); ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n))."""
+    out: list[str] = []
+    for d in diff_ids:
+        if not out:
+            out.append(d)
+        else:
+            out.append("sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
+    return out
+
+
+def parse_platform(text: str) -> registry_pb2.Platform:
+    if not text:
+        return registry_pb2.Platform()
+    parts = text.lower().split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise errors.InvalidArgument(
+            f"invalid platform {text!r}: expected os/arch[/variant], e.g. linux/arm64"
+        )
+    return registry_pb2.Platform(
+        os=parts[0], architecture=parts[1], variant=parts[2] if len(parts) == 3 else ""
+    )
+
+
+def host_arch() -> str:
+    m = host_platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(m, m)
+
+
+class Puller:
+    """One pull: call `run`, which yields LayerUpdate lists/updates and returns Pulled."""
+
+    def __init__(
+        self,
+        proxy: RegistryProxy,
+        executor: Executor,
+        content: ContentStore,
+        max_concurrent_downloads: int,
+    ) -> None:
+        self.proxy = proxy
+        self.executor = executor
+        self.content = content
+        self.max_downloads = max_concurrent_downloads
+        self._streams: list[Stream] = []
+        self._streams_lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    def cancel(self) -> None:
+        self._stopped.set()
+        with self._streams_lock:
+            streams = list(self._streams)
+        for s in streams:
+            s.cancel()
+
+    def _track(self, s: Stream) -> Stream:
+        with self._streams_lock:
+            self._streams.append(s)
+        if self._stopped.is_set():
+            s.cancel()
+        return s
+
+    def run(
+        self,
+        ref: reference.Reference,
+        plat: registry_pb2.Platform,
+        auth: registry_pb2.AuthConfig,
+        on_layers: Callable[[list[LayerUpdate]], None],
+        on_update: Callable[[LayerUpdate], None],
+    ) -> Pulled:
+        req = registry_pb2.PullRequest(
+            reference=str(ref),
+            platform=plat,
+            auth=auth,
+            max_concurrent_downloads=self.max_downloads,
+        )
+        stream = self._track(self.proxy.pull(req))
+        events = iter(stream)
+        try:
+            first = next(events)
+        except StopIteration:
+            raise errors.Internal("registry proxy ended the pull without resolving it") from None
+        if first.WhichOneof("event") != "resolved":
+            raise errors.Internal("registry proxy did not resolve the reference first")
+        resolved = self._resolved(ref, first.resolved)
+        existing = {s.chain_id for s in self.executor.snapshots()}
+        todo = [i for i, layer in enumerate(resolved.layers) if layer.chain_id not in existing]
+        on_layers(
+            [
+                LayerUpdate(layer.digest, WAITING if i in todo else ALREADY_EXISTS)
+                for i, layer in enumerate(resolved.layers)
+            ]
+        )
+        by_digest: dict[str, list[int]] = {}
+        for i in todo:
+            by_digest.setdefault(resolved.layers[i].digest, []).append(i)
+
+        q: queue.Queue[tuple[str, Any]] = queue.Queue()
+        pool = ThreadPoolExecutor(max_workers=max(1, len(todo)), thread_name_prefix="unpack")
+        unpacked: dict[int, int] = {}
+
+        def unpack(i: int) -> None:
+            layer = resolved.layers[i]
+            parent = resolved.layers[i - 1].chain_id if i > 0 else ""
+            try:
+                for p in self._track(
+                    self.executor.unpack(
+                        executor_pb2.UnpackRequest(
+                            blob_digest=layer.digest,
+                            media_type=layer.media_type,
+                            diff_id=layer.diff_id,
+                            chain_id=layer.chain_id,
+                            parent_chain_id=parent,
+                        )
+                    )
+                ):
+                    if p.state == executor_pb2.UNPACK_STATE_EXTRACTING:
+                        q.put(("update", LayerUpdate(layer.digest, EXTRACTING, p.current, p.total)))
+                    elif p.state in (
+                        executor_pb2.UNPACK_STATE_DONE,
+                        executor_pb2.UNPACK_STATE_EXISTS,
+                    ):
+                        q.put(("unpacked", (i, p.size)))
+                        return
+                raise errors.Internal(f"executor ended the unpack of {layer.digest} early")
+            except BaseException as e:  # noqa: BLE001 - handed to the pulling thread
+                q.put(("error", e))
+
+        def read_proxy() -> None:
+            try:
+                for ev in events:
+                    kind = ev.WhichOneof("event")
+                    if kind == "layer":
+                        lp = ev.layer
+                        if lp.digest not in by_digest:
+                            continue
+                        status = _PROXY_STATES.get(lp.state)
+                        if status is None:
+                            continue
+                        q.put(
+                            (
+                                "update",
+                                LayerUpdate(lp.digest, status, lp.current, lp.total, lp.message),
+                            )
+                        )
+                        if lp.state in (
+                            registry_pb2.LAYER_STATE_DOWNLOADED,
+                            registry_pb2.LAYER_STATE_EXISTS,
+                        ):
+                            for i in by_digest.pop(lp.digest):
+                                pool.submit(unpack, i)
+                    elif kind == "done":
+                        break
+                if by_digest:
+                    missing = ", ".join(sorted(by_digest))
+                    raise errors.Internal(f"registry proxy finished without layers {missing}")
+                q.put(("downloaded", None))
+            except BaseException as e:  # noqa: BLE001
+                q.put(("error", e))
+
+        reader = threading.Thread(target=read_proxy, name="pull-proxy", daemon=True)
+        reader.start()
+        try:
+            while len(unpacked) < len(todo):
+                kind, value = q.get()
+                if kind == "error":
+                    raise value
+                if kind == "update":
+                    on_update(value)
+                elif kind == "unpacked":
+                    i, size = value
+                    unpacked[i] = size
+                    on_update(LayerUpdate(resolved.layers[i].digest, PULL_COMPLETE))
+            reader.join()
+            while not q.empty():
+                kind, value = q.get()
+                if kind == "error":
+                    raise value
+        finally:
+            self.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+        sizes = {s.chain_id: s.size for s in self.executor.snapshots()}
+        for layer in resolved.layers:
+            layer.unpacked_size = sizes.get(layer.chain_id, 0)
+        return Pulled(resolved, resolved.layers)
+
+    def _resolved(self, ref: reference.Reference, r: registry_pb2.Resolved) -> Resolved:
+        try:
+            config = json.loads(self.content.read(r.config.digest))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise errors.InvalidArgument(f"image config {r.config.digest} is not JSON: {e}") from e
+        diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+        if len(diff_ids) != len(r.layers):
+            raise errors.InvalidArgument(
+                f"invalid image {ref}: its config lists {len(diff_ids)} layer diff ids "
+                f"but its manifest has {len(r.layers)} layers"
+            )
+        chains = chain_ids(diff_ids)
+        layers = [
+            Layer(
+                digest=d.digest,
+                media_type=d.media_type,
+                size=d.size,
+                diff_id=diff_ids[i],
+                chain_id=chains[i],
+            )
+            for i, d in enumerate(r.layers)
+        ]
+        return Resolved(
+            ref=ref,
+            manifest=r.manifest,
+            index_digest=r.index.digest,
+            config_digest=r.config.digest,
+            config=config,
+            layers=layers,
+            platform=r.platform,
+        )
+
+
+def now() -> float:
+    return time.time()

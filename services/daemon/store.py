@@ -1,0 +1,286 @@
+"""The daemon's state database: SQLite in WAL mode under the data root.
+
+Images are stored by id (the config digest, as in Docker); tags and repo digests point at
+them. The event log lives here too, so `events --since` can replay what happened before the
+client connected (and before a daemon restart).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    id TEXT PRIMARY KEY,             -- sha256:<config digest>
+    manifest_digest TEXT NOT NULL,   -- the platform manifest the layers came from
+    manifest_media_type TEXT NOT NULL,
+    index_digest TEXT NOT NULL DEFAULT '',
+    layers TEXT NOT NULL,            -- JSON list of store.Layer
+    created TEXT NOT NULL DEFAULT '',
+    os TEXT NOT NULL DEFAULT '',
+    architecture TEXT NOT NULL DEFAULT '',
+    variant TEXT NOT NULL DEFAULT '',
+    size INTEGER NOT NULL DEFAULT 0,
+    pulled_at REAL NOT NULL,
+    last_tag_time REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS tags (
+    name TEXT NOT NULL,              -- docker.io/library/busybox
+    tag TEXT NOT NULL,
+    image_id TEXT NOT NULL REFERENCES images(id),
+    PRIMARY KEY (name, tag)
+);
+CREATE TABLE IF NOT EXISTS repo_digests (
+    name TEXT NOT NULL,
+    digest TEXT NOT NULL,            -- manifest (or index) digest the user can pull by
+    image_id TEXT NOT NULL REFERENCES images(id),
+    PRIMARY KEY (name, digest)
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    type TEXT NOT NULL,
+    action TEXT NOT NULL,
+    id TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    job_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS events_time ON events(time);
+"""
+
+# The event log keeps this many entries; older ones are trimmed on write.
+EVENT_LOG_MAX = 10000
+
+
+@dataclass
+class Layer:
+    digest: str
+    media_type: str
+    size: int
+    diff_id: str
+    chain_id: str
+    unpacked_size: int = 0
+
+
+@dataclass
+class ImageRecord:
+    id: str
+    manifest_digest: str
+    manifest_media_type: str
+    layers: list[Layer]
+    index_digest: str = ""
+    created: str = ""
+    os: str = ""
+    architecture: str = ""
+    variant: str = ""
+    size: int = 0
+    pulled_at: float = 0.0
+    last_tag_time: float = 0.0
+    tags: list[tuple[str, str]] = field(default_factory=list)
+    digests: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def blob_digests(self) -> set[str]:
+        blobs = {self.id, self.manifest_digest, *(layer.digest for layer in self.layers)}
+        if self.index_digest:
+            blobs.add(self.index_digest)
+        return blobs
+
+
+@dataclass
+class StoredEvent:
+    time: float
+    type: str
+    action: str
+    id: str
+    attributes: dict[str, str]
+    job_id: str = ""
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # images ------------------------------------------------------------------------------
+
+    def put_image(self, img: ImageRecord) -> None:
+        layers = json.dumps([layer.__dict__ for layer in img.layers])
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO images (id, manifest_digest, manifest_media_type, index_digest,"
+                " layers, created, os, architecture, variant, size, pulled_at, last_tag_time)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(id) DO UPDATE SET manifest_digest=excluded.manifest_digest,"
+                " manifest_media_type=excluded.manifest_media_type,"
+                " index_digest=excluded.index_digest, layers=excluded.layers,"
+                " size=excluded.size",
+                (
+                    img.id,
+                    img.manifest_digest,
+                    img.manifest_media_type,
+                    img.index_digest,
+                    layers,
+                    img.created,
+                    img.os,
+                    img.architecture,
+                    img.variant,
+                    img.size,
+                    img.pulled_at,
+                    img.last_tag_time,
+                ),
+            )
+
+    def _image(self, row: sqlite3.Row) -> ImageRecord:
+        img = ImageRecord(
+            id=row["id"],
+            manifest_digest=row["manifest_digest"],
+            manifest_media_type=row["manifest_media_type"],
+            index_digest=row["index_digest"],
+            layers=[Layer(**d) for d in json.loads(row["layers"])],
+            created=row["created"],
+            os=row["os"],
+            architecture=row["architecture"],
+            variant=row["variant"],
+            size=row["size"],
+            pulled_at=row["pulled_at"],
+            last_tag_time=row["last_tag_time"],
+        )
+        img.tags = [
+            (r["name"], r["tag"])
+            for r in self._rows(
+                "SELECT name, tag FROM tags WHERE image_id=? ORDER BY name, tag", (img.id,)
+            )
+        ]
+        img.digests = [
+            (r["name"], r["digest"])
+            for r in self._rows(
+                "SELECT name, digest FROM repo_digests WHERE image_id=? ORDER BY name, digest",
+                (img.id,),
+            )
+        ]
+        return img
+
+    def image(self, image_id: str) -> ImageRecord | None:
+        rows = self._rows("SELECT * FROM images WHERE id=?", (image_id,))
+        return self._image(rows[0]) if rows else None
+
+    def images(self) -> list[ImageRecord]:
+        return [self._image(r) for r in self._rows("SELECT * FROM images ORDER BY pulled_at DESC")]
+
+    def image_ids_with_prefix(self, hex_prefix: str) -> list[str]:
+        like = "sha256:" + hex_prefix.replace("%", "").replace("_", "") + "%"
+        return [r["id"] for r in self._rows("SELECT id FROM images WHERE id LIKE ?", (like,))]
+
+    def delete_image(self, image_id: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM tags WHERE image_id=?", (image_id,))
+            db.execute("DELETE FROM repo_digests WHERE image_id=?", (image_id,))
+            db.execute("DELETE FROM images WHERE id=?", (image_id,))
+
+    # references ---------------------------------------------------------------------------
+
+    def tagged(self, name: str, tag: str) -> str | None:
+        rows = self._rows("SELECT image_id FROM tags WHERE name=? AND tag=?", (name, tag))
+        return rows[0]["image_id"] if rows else None
+
+    def by_digest(self, name: str, digest: str) -> str | None:
+        rows = self._rows(
+            "SELECT image_id FROM repo_digests WHERE name=? AND digest=?", (name, digest)
+        )
+        return rows[0]["image_id"] if rows else None
+
+    def set_tag(self, name: str, tag: str, image_id: str, when: float) -> str | None:
+        """Points name:tag at image_id; returns the image it pointed at before, if another."""
+        with self.tx() as db:
+            row = db.execute(
+                "SELECT image_id FROM tags WHERE name=? AND tag=?", (name, tag)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO tags (name, tag, image_id) VALUES (?,?,?)"
+                " ON CONFLICT(name, tag) DO UPDATE SET image_id=excluded.image_id",
+                (name, tag, image_id),
+            )
+            db.execute("UPDATE images SET last_tag_time=? WHERE id=?", (when, image_id))
+        previous = row["image_id"] if row else None
+        return previous if previous != image_id else None
+
+    def remove_tag(self, name: str, tag: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM tags WHERE name=? AND tag=?", (name, tag))
+
+    def set_digest(self, name: str, digest: str, image_id: str) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO repo_digests (name, digest, image_id) VALUES (?,?,?)"
+                " ON CONFLICT(name, digest) DO UPDATE SET image_id=excluded.image_id",
+                (name, digest, image_id),
+            )
+
+    def remove_digest(self, name: str, digest: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM repo_digests WHERE name=? AND digest=?", (name, digest))
+
+    # events -------------------------------------------------------------------------------
+
+    def add_event(self, ev: StoredEvent) -> None:
+        with self.tx() as db:
+            cur = db.execute(
+                "INSERT INTO events (time, type, action, id, attributes, job_id)"
+                " VALUES (?,?,?,?,?,?)",
+                (ev.time, ev.type, ev.action, ev.id, json.dumps(ev.attributes), ev.job_id),
+            )
+            seq = cur.lastrowid or 0
+            if seq % 500 == 0:
+                db.execute("DELETE FROM events WHERE seq <= ?", (seq - EVENT_LOG_MAX,))
+
+    def events_since(self, since: float, until: float = 0.0) -> list[StoredEvent]:
+        sql = "SELECT * FROM events WHERE time >= ?"
+        args: tuple[Any, ...] = (since,)
+        if until:
+            sql += " AND time <= ?"
+            args += (until,)
+        return [
+            StoredEvent(
+                time=r["time"],
+                type=r["type"],
+                action=r["action"],
+                id=r["id"],
+                attributes=json.loads(r["attributes"]),
+                job_id=r["job_id"],
+            )
+            for r in self._rows(sql + " ORDER BY seq", args)
+        ]
