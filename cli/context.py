@@ -1,0 +1,37 @@
+"""What every command gets: its streams, the client settings and the daemon connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from caisson import server
+from caisson.cli.client import Daemon
+
+
+@dataclass
+class Context:
+    stdin: TextIO
+    stdout: TextIO
+    stderr: TextIO
+    address: server.Address
+    tls: server.TLSConfig | None
+    config_dir: str
+    debug: bool = False
+    _daemon: Daemon | None = field(default=None, repr=False)
+
+    @property
+    def daemon(self) -> Daemon:
+        if self._daemon is None:
+            self._daemon = Daemon(self.address, self.tls)
+        return self._daemon
+
+    def out(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+
+    def err(self, text: str) -> None:
+        self.stderr.write(text + "\n")
+
+    def close(self) -> None:
+        if self._daemon is not None:
+            self._daemon.close()

@@ -1,0 +1,27 @@
+"""What can end a command, and with which exit code (Docker's: 1 error, 125 usage, 130 ^C)."""
+
+from __future__ import annotations
+
+EXIT_ERROR = 1
+EXIT_USAGE = 125
+EXIT_INTERRUPTED = 130
+
+
+class CLIError(Exception):
+    """One line for stderr and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class UsageError(CLIError):
+    """Bad flags or arguments; `help_prog` names the command whose --help to suggest."""
+
+    def __init__(self, message: str, help_prog: str = "caisson") -> None:
+        super().__init__(message, EXIT_USAGE)
+        self.help_prog = help_prog
+
+    def render(self) -> str:
+        message = str(self).rstrip(".")
+        return f"caisson: {message}.\nSee '{self.help_prog} --help'."
