@@ -1,0 +1,96 @@
+"""caisson-executor: the privileged service (layer unpack into snapshots; containers later).
+
+Start-up: parse flags -> refuse unless root -> detect the cgroup mode -> open the snapshot
+store (removing what a crash left half done) -> listen -> serve until SIGTERM/SIGINT, then
+stop accepting, cancel unpacks in flight (their temp dirs are removed) and remove the socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from caisson import errors, logs, server
+from caisson.content import ContentStore
+from caisson.executor import cgroups
+from caisson.executor.service import SERVICE_NAME, ExecutorService
+from caisson.executor.snapshots import Snapshotter
+from caisson_api.executor.v1 import executor_pb2_grpc
+
+log = logs.get("caisson.executor")
+
+DEFAULT_DATA_ROOT = "/var/lib/caisson"
+DEFAULT_EXEC_ROOT = "/run/caisson"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="caisson-executor",
+        description="Caisson's privileged service: unpacks layers into snapshots.",
+    )
+    p.add_argument(
+        "--listen",
+        metavar="ADDRESS",
+        help="unix:///PATH or tcp://HOST:PORT (default: unix://EXEC_ROOT/executor.sock)",
+    )
+    p.add_argument("--data-root", default=DEFAULT_DATA_ROOT, help="default: %(default)s")
+    p.add_argument("--exec-root", default=DEFAULT_EXEC_ROOT, help="default: %(default)s")
+    p.add_argument("--log-level", default="info", choices=logs.LEVELS)
+    p.add_argument("--log-format", default="text", choices=("text", "json"))
+    args = p.parse_args(argv)
+    if args.listen is None:
+        args.listen = f"unix://{os.path.join(args.exec_root, 'executor.sock')}"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if os.geteuid() != 0:
+        print(
+            "caisson-executor: must run as root (it unpacks layers with their owners, "
+            "modes and device nodes); start it with sudo or let a root caisson-daemon start it",
+            file=sys.stderr,
+        )
+        return 1
+    logs.configure(args.log_level, args.log_format == "json", "executor")
+    try:
+        address = server.parse_address(args.listen)
+        os.makedirs(args.exec_root, mode=0o700, exist_ok=True)
+        snapshots = Snapshotter(
+            os.path.join(args.data_root, "snapshots"),
+            ContentStore(os.path.join(args.data_root, "content")),
+        )
+        snapshots.init()
+        mode = cgroups.detect_mode()
+        srv = server.Server("executor")
+        srv.add(
+            executor_pb2_grpc.add_ExecutorServicer_to_server,
+            ExecutorService(snapshots, mode),
+            SERVICE_NAME,
+        )
+        srv.on_stop(snapshots.close)
+        srv.listen(address)
+    except errors.CaissonError as e:
+        print(f"caisson-executor: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"caisson-executor: {errors.from_os_error(e, 'starting')}", file=sys.stderr)
+        return 1
+    srv.trap_signals()
+    srv.start()
+    log.info(
+        "executor serving",
+        address=str(address),
+        data_root=args.data_root,
+        exec_root=args.exec_root,
+        cgroup_mode=mode,
+        snapshots=snapshots.count(),
+    )
+    srv.wait()
+    log.info("executor stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
