@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 # The registry proxy runs as `nobody`: every directory above its data must be traversable by
 # others, which pytest's 0700 tmp_path parents are not.
@@ -61,7 +62,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> int:
     """SIGTERM, then SIGKILL after `timeout`; always reaps. Returns the exit code."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
