@@ -313,9 +313,13 @@ class Snapshotter:
         shutil.rmtree(doomed, ignore_errors=True)
         log.info("snapshot removed", chain_id=chain_id)
 
+    def cancel(self) -> None:
+        """Refuses new unpacks and cancels those in flight (they remove their temp dirs)."""
+        self._closing.set()
+
     def close(self, timeout: float = 10.0) -> None:
         """Cancels unpacks in flight and waits for them to clean up."""
-        self._closing.set()
+        self.cancel()
         with self._lock:
             threads = [j.thread for j in self._jobs.values() if j.thread is not None]
         for t in threads:
