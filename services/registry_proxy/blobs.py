@@ -154,44 +154,21 @@ class BlobFetcher:
         if self.content.exists(digest):
             flight.emit(LayerProgress(digest, LayerState.EXISTS, total, total))
             return
-        path = self.content.ingest_path(digest)
         started = self._clock()
+        ingest = _Ingest(self.content.ingest_path(digest), digest, total)
         try:
-            offset, hasher = self._prefix(path, digest, total)
-        except OSError as e:
-            raise errors.from_os_error(e, f"reading partial download of {digest}") from e
-        resumed_from = offset
-        flight.emit(LayerProgress(digest, LayerState.DOWNLOADING, offset, total))
-        try:
-            f = open(path, "ab")  # noqa: SIM115 - closed below, after the retry loop
-        except OSError as e:
-            raise errors.from_os_error(e, f"writing layer {digest}") from e
-        try:
-            offset, hasher = self._transfer(repo, desc, flight, f, offset, hasher)
-            # On disk before the rename: a crash must never leave a short file in blobs/.
-            f.flush()
-            os.fsync(f.fileno())
+            ingest.open()
+            resumed_from = ingest.offset
+            flight.emit(LayerProgress(digest, LayerState.DOWNLOADING, ingest.offset, total))
+            self._transfer(repo, desc, flight, ingest)
+            ingest.commit(flight, self.content.path(digest))
         except OSError as e:
             raise errors.from_os_error(e, f"writing layer {digest}") from e
         except errors.DataLoss:
-            f.close()
-            _unlink(path)
+            ingest.discard()
             raise
         finally:
-            f.close()
-
-        flight.emit(LayerProgress(digest, LayerState.VERIFYING, offset, total))
-        actual = "sha256:" + hasher.hexdigest()
-        if actual != digest:
-            _unlink(path)
-            raise errors.DataLoss(
-                f"digest mismatch for layer {digest}: expected {digest}, got {actual}"
-            )
-        try:
-            os.replace(path, self.content.path(digest))
-        except OSError as e:
-            raise errors.from_os_error(e, f"storing layer {digest}") from e
-        flight.emit(LayerProgress(digest, LayerState.DOWNLOADED, total, total))
+            ingest.close()
         log.info(
             "blob downloaded",
             digest=digest,
@@ -202,120 +179,86 @@ class BlobFetcher:
             seconds=round(self._clock() - started, 3),
         )
 
-    def _prefix(self, path: str, digest: str, total: int) -> tuple[int, Any]:
-        """What an earlier attempt left in the ingest file: (bytes, hasher over them)."""
-        hasher = hashlib.sha256()
-        try:
-            size = os.stat(path).st_size
-        except FileNotFoundError:
-            return 0, hasher
-        if size == 0:
-            return 0, hasher
-        if size <= total:
-            with open(path, "rb") as f:
-                while chunk := f.read(CHUNK):
-                    hasher.update(chunk)
-            if size < total or "sha256:" + hasher.hexdigest() == digest:
-                return size, hasher
-        # Longer than the blob, or complete but wrong: nothing in it can be trusted.
-        log.warning("discarding bad partial download", digest=digest, bytes=size)
-        os.truncate(path, 0)
-        return 0, hashlib.sha256()
-
     def _transfer(
-        self,
-        repo: Repository,
-        desc: Descriptor,
-        flight: _Flight,
-        f: Any,
-        offset: int,
-        hasher: Any,
-    ) -> tuple[int, Any]:
-        """Requests and copies until all bytes are in `f`, resuming and retrying as needed."""
+        self, repo: Repository, desc: Descriptor, flight: _Flight, ingest: _Ingest
+    ) -> None:
+        """Requests and copies until all bytes are in the ingest file, resuming and retrying
+        as needed."""
         digest, total = desc.digest, desc.size
         failures = 0
 
         def retrying(message: str) -> None:
-            flight.emit(LayerProgress(digest, LayerState.RETRYING, offset, total, message))
+            flight.emit(LayerProgress(digest, LayerState.RETRYING, ingest.offset, total, message))
 
-        while offset < total:
+        while ingest.offset < total:
             if flight.abandoned():
                 raise errors.Cancelled("pull cancelled")
-            resp = repo.open_blob(digest, offset, on_retry=retrying)
-            before = offset
+            resp = repo.open_blob(digest, ingest.offset, on_retry=retrying)
+            before = ingest.offset
             try:
-                start = _response_start(resp, offset)
-                if start != offset:
+                start = _response_start(resp, ingest.offset)
+                if start != ingest.offset:
                     # Range ignored (200: the body is the whole blob) or unusable (416, or a
                     # 206 for another range): start over from byte 0.
-                    f.seek(0)
-                    f.truncate()
-                    offset, before, hasher = 0, 0, hashlib.sha256()
+                    ingest.restart()
+                    before = 0
                     if start != 0:
                         discard(resp)
                         continue
-                offset = self._copy(resp, f, hasher, offset, desc, flight)
-                if offset < total:
+                self._copy(resp, ingest, flight)
+                if ingest.offset < total:
                     raise errors.DataLoss(
                         f"size mismatch for layer {digest}: expected {total} bytes, "
-                        f"the registry sent {offset}"
+                        f"the registry sent {ingest.offset}"
                     )
             except ConnectionFailure as e:
-                failures = 1 if offset > before else failures + 1
+                failures = 1 if ingest.offset > before else failures + 1
                 if not self.policy.should_retry(failures):
                     raise errors.Unavailable(
-                        f"registry {repo.host} is unreachable: {e.reason} "
-                        f"(downloading layer {digest}, {offset} of {total} bytes)"
+                        f"registry {repo.host} is unreachable: {e.reason} (downloading layer "
+                        f"{digest}, {ingest.offset} of {total} bytes)"
                     ) from None
                 delay = self.policy.delay(failures)
                 retrying(f"{e.reason}; retrying in {delay:g}s")
                 log.info(
                     "blob download interrupted",
                     digest=digest,
-                    offset=offset,
+                    offset=ingest.offset,
                     reason=e.reason,
                     attempt=failures,
                 )
                 self._wait(delay, flight)
             finally:
                 resp.release_conn()
-        return offset, hasher
 
-    def _copy(
-        self, resp: Response, f: Any, hasher: Any, offset: int, desc: Descriptor, flight: _Flight
-    ) -> int:
+    def _copy(self, resp: Response, ingest: _Ingest, flight: _Flight) -> None:
         """The hot loop: read 1 MiB, write, hash; progress at most every 100 ms."""
-        digest, total = desc.digest, desc.size
-        read, write, update = resp.read, f.write, hasher.update
+        digest, total = ingest.digest, ingest.total
+        read, write, update = resp.read, ingest.file.write, ingest.hasher.update
         clock = self._clock
         next_event = clock() + PROGRESS_INTERVAL
         while True:
             try:
                 chunk = read(CHUNK)
             except (u3.HTTPError, OSError) as e:
-                f.flush()
                 raise describe(e) from e
             if not chunk:
-                f.flush()
-                return offset
-            if offset + len(chunk) > total:
+                return
+            n = len(chunk)
+            if ingest.offset + n > total:
                 raise errors.DataLoss(
                     f"size mismatch for layer {digest}: expected {total} bytes, "
                     "the registry sent more"
                 )
-            try:
-                write(chunk)
-            except OSError as e:
-                raise errors.from_os_error(e, f"writing layer {digest}") from e
+            write(chunk)
             update(chunk)
-            offset += len(chunk)
+            ingest.offset += n
+            if flight.abandoned():
+                raise errors.Cancelled("pull cancelled")
             now = clock()
             if now >= next_event:
                 next_event = now + PROGRESS_INTERVAL
-                if flight.abandoned():
-                    f.flush()
-                    raise errors.Cancelled("pull cancelled")
-                flight.emit(LayerProgress(digest, LayerState.DOWNLOADING, offset, total))
+                flight.emit(LayerProgress(digest, LayerState.DOWNLOADING, ingest.offset, total))
 
     def _wait(self, seconds: float, flight: _Flight) -> None:
         deadline = self._clock() + seconds
@@ -323,6 +266,69 @@ class BlobFetcher:
             if flight.abandoned():
                 raise errors.Cancelled("pull cancelled")
             time.sleep(min(left, 0.1))
+
+
+class _Ingest:
+    """The ingest file of one blob, and the sha256 of the bytes in it so far."""
+
+    def __init__(self, path: str, digest: str, total: int) -> None:
+        self.path = path
+        self.digest = digest
+        self.total = total
+        self.offset = 0
+        self.hasher: Any = hashlib.sha256()
+        self.file: Any = None
+
+    def open(self) -> None:
+        """Opens for appending after re-hashing what an earlier attempt left."""
+        try:
+            size = os.stat(self.path).st_size
+        except FileNotFoundError:
+            size = 0
+        if 0 < size <= self.total:
+            with open(self.path, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    self.hasher.update(chunk)
+            if size < self.total or "sha256:" + self.hasher.hexdigest() == self.digest:
+                self.offset = size
+            else:
+                self.hasher = hashlib.sha256()
+        if size and not self.offset:
+            # Longer than the blob, or complete but wrong: nothing in it can be trusted.
+            log.warning("discarding bad partial download", digest=self.digest, bytes=size)
+        self.file = open(self.path, "ab")  # noqa: SIM115 - closed by close()
+        if size and not self.offset:
+            self.file.truncate(0)
+
+    def restart(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+        self.offset = 0
+        self.hasher = hashlib.sha256()
+
+    def commit(self, flight: _Flight, target: str) -> None:
+        """Verifies and moves the file into blobs/; DataLoss (file removed) on mismatch."""
+        flight.emit(LayerProgress(self.digest, LayerState.VERIFYING, self.offset, self.total))
+        # On disk before the rename: a crash must never leave a short file in blobs/.
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.close()
+        actual = "sha256:" + self.hasher.hexdigest()
+        if actual != self.digest:
+            raise errors.DataLoss(
+                f"digest mismatch for layer {self.digest}: expected {self.digest}, got {actual}"
+            )
+        os.replace(self.path, target)
+        flight.emit(LayerProgress(self.digest, LayerState.DOWNLOADED, self.total, self.total))
+
+    def discard(self) -> None:
+        self.close()
+        _unlink(self.path)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def _response_start(resp: Response, offset: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from caisson.registry_proxy.platforms import Platform
 from caisson.registry_proxy.pull import Puller
 from caisson.registry_proxy.retry import RetryPolicy
 
-from .registry_env import REGISTRY_BIN, Distribution, Pusher
+from .registry_env import REGISTRY_BIN, Distribution, FaultProxy, Pusher
 
 if not os.access(REGISTRY_BIN, os.X_OK):
     pytest.skip(f"needs {REGISTRY_BIN} (apt-get install docker-registry)", allow_module_level=True)
@@ -91,3 +92,23 @@ class Pulls:
 @pytest.fixture
 def pulls(content: ContentStore) -> Pulls:
     return Pulls(content)
+
+
+@pytest.fixture
+def fault_proxy() -> Iterator[Callable[[str], FaultProxy]]:
+    made: list[FaultProxy] = []
+
+    def make(upstream: str) -> FaultProxy:
+        proxy = FaultProxy(upstream)
+        made.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in made:
+        proxy.close()
+
+
+@pytest.fixture
+def repo_name(request: pytest.FixtureRequest) -> str:
+    """A repository name of this test's own on the shared registry."""
+    return "t/" + uuid.uuid4().hex[:12]

@@ -83,6 +83,8 @@ class Distribution:
                 "delete": {"enabled": True},
             },
             "http": {"addr": self.host, "secret": secrets.token_hex(16)},
+            # Foreign (non-distributable) layers must name URLs the registry allows.
+            "validation": {"manifests": {"urls": {"allow": ["^https?://"]}}},
         }
         if self.auth:
             config["auth"] = self.auth
@@ -346,10 +348,13 @@ class Pusher:
         config_digest = self.blob(name, config_bytes)
         default_type = OCI_LAYER if oci else DOCKER_LAYER
         types = layer_types or [default_type] * len(layers)
-        descs = [
+        descs: list[dict[str, Any]] = [
             {"mediaType": t, "digest": self.blob(name, x), "size": len(x)}
             for t, x in zip(types, layers, strict=True)
         ]
+        for d in descs:
+            if "foreign" in d["mediaType"] or "nondistributable" in d["mediaType"]:
+                d["urls"] = ["https://example.invalid/" + d["digest"]]
         media_type = OCI_MANIFEST if oci else DOCKER_MANIFEST
         manifest = {
             "schemaVersion": 2,
@@ -382,13 +387,26 @@ class Pusher:
 # --- faults ---------------------------------------------------------------------------------
 
 
-class FaultProxy:
-    """HTTP proxy in front of a registry that can break blob downloads.
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
 
-    corrupt: digests whose bodies get one byte flipped; drop: digest -> byte count after
-    which the connection is cut (once); ignore_range: strip Range headers; redirect_to: answer
-    blob GETs with a 307 to this base URL (same proxy under another host name). `seen` lists
-    (method, path, Authorization) of every request.
+    @property
+    def digest(self) -> str:
+        last = self.path.rsplit("/", 1)[-1]
+        return last if last.startswith("sha256:") else ""
+
+
+class FaultProxy:
+    """HTTP proxy in front of a registry that breaks downloads on demand.
+
+    For requests whose path ends in a digest: `corrupt` flips byte 100 of the body; `drop`
+    (digest -> bytes) cuts the connection after that many bytes, once; `stall` (digest ->
+    bytes) holds the body there until `release()`; `fail` (digest -> [status, times]) answers
+    that status the first `times` times. `ignore_range` strips Range headers; `redirect_to`
+    answers blob GETs with a 307 to that base URL. `seen` records every request.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -396,22 +414,38 @@ class FaultProxy:
         self.upstream = (parts.hostname or "", parts.port or 80)
         self.corrupt: set[str] = set()
         self.drop: dict[str, int] = {}
+        self.stall: dict[str, int] = {}
+        self.stalled = threading.Event()
+        self._gate = threading.Event()
+        self.fail: dict[str, list[int]] = {}
         self.ignore_range = False
         self.redirect_to = ""
-        self.seen: list[tuple[str, str, str]] = []
+        self.seen: list[Seen] = []
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
         self._server = _serve(self.port, self._handle)
 
+    def release(self) -> None:
+        self._gate.set()
+
     def close(self) -> None:
+        self._gate.set()
         self._server.shutdown()
         self._server.server_close()
 
+    def gets(self, digest: str) -> list[Seen]:
+        return [r for r in self.seen if r.method == "GET" and r.digest == digest]
+
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        self.seen.append((h.command, h.path, h.headers.get("Authorization", "")))
-        digest = h.path.rsplit("/", 1)[-1] if "/blobs/sha256:" in h.path else ""
-        if digest and self.redirect_to and h.headers.get("Host", "") != _host_of(self.redirect_to):
+        record = Seen(h.command, h.path, dict(h.headers.items()))
+        self.seen.append(record)
+        digest = record.digest
+        if digest in self.fail and self.fail[digest][1] > 0:
+            self.fail[digest][1] -= 1
+            _reply(h, self.fail[digest][0], {"errors": [{"code": "UNAVAILABLE", "message": "x"}]})
+            return
+        if self.redirect_to and "/blobs/" in h.path and h.command == "GET":
             h.send_response(307)
             h.send_header("Location", self.redirect_to + h.path)
             h.send_header("Content-Length", "0")
@@ -432,24 +466,60 @@ class FaultProxy:
             h.end_headers()
             if h.command == "HEAD":
                 return
-            cut = self.drop.pop(digest, None) if digest else None
-            sent = 0
-            while chunk := resp.read(65536):
-                if digest in self.corrupt and sent <= 100 < sent + len(chunk):
-                    i = 100 - sent
-                    chunk = chunk[:i] + bytes([chunk[i] ^ 0xFF]) + chunk[i + 1 :]
-                if cut is not None and sent + len(chunk) >= cut:
-                    h.wfile.write(chunk[: cut - sent])
-                    h.wfile.flush()
-                    h.close_connection = True
-                    with contextlib.suppress(OSError):
-                        h.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                h.wfile.write(chunk)
-                sent += len(chunk)
+            self._relay(h, resp, digest)
         finally:
             conn.close()
 
+    def _relay(
+        self, h: BaseHTTPRequestHandler, resp: http.client.HTTPResponse, digest: str
+    ) -> None:
+        cut = self.drop.pop(digest, None) if digest else None
+        hold = self.stall.pop(digest, None) if digest else None
+        sent = 0
+        while chunk := resp.read(65536):
+            if digest in self.corrupt and sent <= 100 < sent + len(chunk):
+                i = 100 - sent
+                chunk = chunk[:i] + bytes([chunk[i] ^ 0xFF]) + chunk[i + 1 :]
+            if hold is not None and sent + len(chunk) >= hold:
+                h.wfile.write(chunk[: hold - sent])
+                h.wfile.flush()
+                chunk, sent = chunk[hold - sent :], hold
+                hold = None
+                self.stalled.set()
+                self._gate.wait(30)
+            if cut is not None and sent + len(chunk) >= cut:
+                h.wfile.write(chunk[: cut - sent])
+                h.wfile.flush()
+                h.close_connection = True
+                with contextlib.suppress(OSError):
+                    h.connection.shutdown(socket.SHUT_RDWR)
+                return
+            h.wfile.write(chunk)
+            sent += len(chunk)
 
-def _host_of(url: str) -> str:
-    return urllib.parse.urlsplit(url).netloc
+
+class BlobHost:
+    """Another host serving blobs without auth (a CDN a registry redirects to)."""
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        self.blobs = blobs
+        self.seen: list[Seen] = []
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = _serve(self.port, self._handle)
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        record = Seen(h.command, h.path, dict(h.headers.items()))
+        self.seen.append(record)
+        data = self.blobs.get(record.digest)
+        if data is None:
+            _reply(h, 404, {"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown"}]})
+            return
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
