@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 import tarfile
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TypeVar
 
 from caisson import errors, logs
 from caisson.executor.layerstream import LayerStream
+from caisson.executor.rmtree import remove_at
 from caisson.executor.syscalls import Syscalls
 
 log = logs.get("caisson.executor.extract")
@@ -41,6 +41,8 @@ XATTR_PAX_PREFIX = "SCHILY.xattr."
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_OPEN_DIRS = 256
+PATH_MAX = 4096
+_MAX_TIME = 2**62 // 1_000_000_000  # seconds: what a nanosecond timespec can hold
 
 Parts = tuple[str, ...]
 T = TypeVar("T")
@@ -101,26 +103,40 @@ class _Dirs:
         fd = self._open.get(parts)
         if fd is not None:
             return fd
-        parent = self.get(parts[:-1], create)
-        if parent is None:
-            return None
+        # Walk from the parent when it is open (the usual case: a new subdirectory), else from
+        # the root. Only the directory asked for stays open: a deep path costs no fds.
+        start = len(parts) - 1 if parts[:-1] in self._open else 0
+        cur = self._open[parts[:-1]] if start else self.root_fd
+        for i in range(start, len(parts)):
+            try:
+                nxt = self._step(cur, parts[: i + 1], create)
+            finally:
+                if i > start:
+                    os.close(cur)
+            if nxt is None:
+                return None
+            cur = nxt
+        self._open[parts] = cur
+        return cur
+
+    @staticmethod
+    def _step(parent: int, parts: Parts, create: bool) -> int | None:
         name = parts[-1]
         try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+            return os.open(name, _DIR_FLAGS, dir_fd=parent)
         except FileNotFoundError:
             if not create:
                 return None
             os.mkdir(name, 0o755, dir_fd=parent)
             fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
             os.chmod(fd, 0o755)  # whatever the umask
+            return fd
         except NotADirectoryError:
             # O_NOFOLLOW|O_DIRECTORY gives ENOTDIR for a symlink too: tell them apart.
             st = os.stat(name, dir_fd=parent, follow_symlinks=False)
             if stat.S_ISLNK(st.st_mode):
                 raise _ThroughSymlink(parts) from None
             raise _NotADirectory(parts) from None
-        self._open[parts] = fd
-        return fd
 
     def forget_under(self, parts: Parts) -> None:
         """Closes the fds of `parts` and below (removed or replaced)."""
@@ -143,8 +159,11 @@ def _time_ns(m: tarfile.TarInfo, key: str) -> int | None:
     raw = m.pax_headers.get(key)
     if raw is not None:
         try:
-            return int(Decimal(raw) * 1_000_000_000)
-        except (InvalidOperation, ValueError):
+            value = Decimal(raw)
+            # bounded first: int() of a value like 1e999999999 would take forever
+            if value.is_finite() and abs(value) < _MAX_TIME:
+                return int(value * 1_000_000_000)
+        except ArithmeticError:  # decimal's InvalidOperation, Overflow
             pass
     if key == "mtime":
         return int(m.mtime) * 1_000_000_000
@@ -203,6 +222,9 @@ class Extractor:
         name = m.name
         if "\x00" in name or "\x00" in m.linkname:
             raise self._refuse(name, "has a NUL byte in its name")
+        if len(os.fsencode(name)) > PATH_MAX or len(os.fsencode(m.linkname)) > PATH_MAX:
+            # which also bounds the depth of the tree, and so the fds removing it takes
+            raise self._refuse(name[:100] + "...", f"has a name longer than {PATH_MAX} bytes")
         parts = entry_parts(name)
         if parts is None:
             raise self._refuse(name, "would be written outside the snapshot")
@@ -275,13 +297,8 @@ class Extractor:
 
     def _remove(self, parts: Parts) -> None:
         parent = self._parent(parts)
-        st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
         self._dirs.forget_under(parts)
-        if stat.S_ISDIR(st.st_mode):
-            # fd-based walk that never follows a symlink
-            shutil.rmtree(parts[-1], dir_fd=parent)
-        else:
-            os.unlink(parts[-1], dir_fd=parent)
+        remove_at(parent, parts[-1])  # never follows a symlink
 
     def _regular(self, m: tarfile.TarInfo, parts: Parts) -> None:
         fd = self._make(parts, lambda d: os.open(parts[-1], _NEW_FILE_FLAGS, 0o600, dir_fd=d))

@@ -18,7 +18,6 @@ import enum
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -27,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 from caisson import errors, logs
 from caisson.content import ContentStore
+from caisson.executor.rmtree import remove_quietly
 from caisson.executor.syscalls import RealSyscalls, Syscalls
 from caisson.executor.unpack import Layer, unpack_layer
 from caisson.reference import is_sha256
@@ -164,7 +164,7 @@ class Snapshotter:
         for name in os.listdir(self.root):
             if name.startswith(TMP_PREFIX):
                 log.info("removing leftover temp dir", path=os.path.join(self.root, name))
-                shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+                remove_quietly(os.path.join(self.root, name))
 
     # -- paths ------------------------------------------------------------------------------
     def path(self, chain_id: str) -> str:
@@ -238,11 +238,25 @@ class Snapshotter:
 
     def _run(self, job: _Job) -> None:
         req = job.req
+        size, exists, error = 0, False, None
+        try:
+            size, exists = self._unpack(job)
+        except BaseException as e:  # noqa: BLE001 - handed to every watcher
+            error = e
+            if isinstance(e, OSError):
+                error = errors.from_os_error(e, f"unpacking layer {req.blob_digest}")
+            log.warning("unpack failed", chain_id=req.chain_id, error=str(error))
+        finally:
+            self._forget(job)  # before finishing: a caller told DONE then finds the snapshot
+            job.finish(size, exists, error)
+
+    def _unpack(self, job: _Job) -> tuple[int, bool]:
+        """Unpacks into a temp dir and renames it to the snapshot: (size, already existed)."""
+        req = job.req
         started = time.monotonic()
         log.info("unpacking", chain_id=req.chain_id, layer=req.blob_digest)
-        tmp = ""
+        tmp = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=self.root)
         try:
-            tmp = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=self.root)
             fs = os.path.join(tmp, "fs")
             os.mkdir(fs, 0o755)
             os.chmod(fs, 0o755)  # whatever the umask; a "./" entry sets its own
@@ -259,30 +273,22 @@ class Snapshotter:
             with open(os.path.join(tmp, "meta.json"), "w") as f:
                 json.dump(asdict(snap), f)
             exists = not self._commit(tmp, req.chain_id)
-            if exists:
-                shutil.rmtree(tmp, ignore_errors=True)
-            seconds = time.monotonic() - started
-            log.info(
-                "unpacked",
-                chain_id=req.chain_id,
-                layer=req.blob_digest,
-                compression=done.compression,
-                size=done.size,
-                seconds=round(seconds, 3),
-                mb_per_s=round(job.total / max(seconds, 1e-9) / 1e6, 1),
-            )
-            result = {"size": done.size, "exists": exists}
-        except BaseException as e:  # noqa: BLE001 - every failure discards the temp dir
-            if tmp:
-                shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(e, OSError):
-                e = errors.from_os_error(e, f"unpacking layer {req.blob_digest}")
-            log.warning("unpack failed", chain_id=req.chain_id, error=str(e))
-            self._forget(job)
-            job.finish(error=e)
-            return
-        self._forget(job)
-        job.finish(**result)
+        except BaseException:
+            remove_quietly(tmp)  # every failure discards the temp dir
+            raise
+        if exists:
+            remove_quietly(tmp)
+        seconds = time.monotonic() - started
+        log.info(
+            "unpacked",
+            chain_id=req.chain_id,
+            layer=req.blob_digest,
+            compression=done.compression,
+            size=done.size,
+            seconds=round(seconds, 3),
+            mb_per_s=round(job.total / max(seconds, 1e-9) / 1e6, 1),
+        )
+        return done.size, exists
 
     def _commit(self, tmp: str, chain_id: str) -> bool:
         """Renames the complete temp dir to the snapshot; False when one appeared meanwhile."""
@@ -310,7 +316,7 @@ class Snapshotter:
             # Out of sight at once (rename), then deleted: no one sees a half-removed snapshot.
             doomed = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=self.root)
             os.rename(final, os.path.join(doomed, "snapshot"))
-        shutil.rmtree(doomed, ignore_errors=True)
+        remove_quietly(doomed)
         log.info("snapshot removed", chain_id=chain_id)
 
     def cancel(self) -> None:
