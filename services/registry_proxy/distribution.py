@@ -188,17 +188,18 @@ class Registry:
             )
         try:
             resp = self.transport.send("GET", state.base + "/v2/", {"Authorization": header})
-            body = read_body(resp, MAX_ERROR_BODY)
+            discard(resp)
         except ConnectionFailure as e:
             raise errors.Unavailable(
                 f"registry {endpoint.host} is unreachable: {e.reason}"
             ) from None
         if resp.status == 200:
             return "Login Succeeded"
-        _, msg = error_messages(body)
         if resp.status in (401, 403):
-            msg = msg or "incorrect username or password"
-            raise errors.Unauthenticated(f"login to {registry} failed: unauthorized: {msg}")
+            # Registries say "authentication required" here; the user needs to hear why.
+            raise errors.Unauthenticated(
+                f"login to {registry} failed: unauthorized: incorrect username or password"
+            )
         raise errors.Unavailable(f"login to {registry} failed: registry answered {resp.status}")
 
 
@@ -237,21 +238,22 @@ class Repository:
 
     # --- requests -------------------------------------------------------------------------
 
-    def _authorization(self) -> str | None:
+    def _authorization(self) -> tuple[str | None, bool]:
+        """(Authorization header or None, whether it was just obtained from the realm)."""
         c = self._challenge
         if c is None:
-            return None
+            return None, False
         if c.scheme == "basic":
-            return None if self.creds.empty else self.creds.basic_header()
+            return (None if self.creds.empty else self.creds.basic_header()), True
         if c.scheme != "bearer":
-            return None
+            return None, False
         with self._token_lock:
             cached = self.registry.tokens.get(self.host, self._scope, self.creds)
             if cached is not None:
-                return "Bearer " + cached
+                return "Bearer " + cached, False
             token = self.registry.fetch_token(c, self._scope, self.creds)
             self.registry.tokens.put(self.host, self._scope, self.creds, token)
-            return "Bearer " + token.value
+            return "Bearer " + token.value, True
 
     def _take_challenge(self, resp: Response) -> bool:
         """After a 401: adopts the registry's challenge; True if a retry can succeed."""
@@ -290,7 +292,7 @@ class Repository:
             if self.cancel.is_set():
                 raise errors.Cancelled("pull cancelled")
             hdrs = dict(headers or {})
-            authorization = self._authorization()
+            authorization, fresh = self._authorization()
             if authorization:
                 hdrs["Authorization"] = authorization
             try:
@@ -306,7 +308,9 @@ class Repository:
                 self._retrying(on_retry, f"{e.reason}; retrying in {delay:g}s", failures)
                 self._sleep(delay)
                 continue
-            if resp.status == 401 and not auth_retried:
+            # A 401 is worth one more try when we sent nothing or a cached token (it may have
+            # been revoked); fresh credentials that were refused would only be refused again.
+            if resp.status == 401 and not auth_retried and not (authorization and fresh):
                 auth_retried = True
                 if self._take_challenge(resp):
                     discard(resp)

@@ -11,7 +11,7 @@ import os
 import sys
 
 import caisson
-from caisson import errors, logs, server
+from caisson import errors, logs, privileges, server
 from caisson.content import ContentStore
 from caisson.registry_proxy.distribution import Registry
 from caisson.registry_proxy.hosts import DEFAULT_CERTS_DIR, Hosts
@@ -68,6 +68,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="DIR",
         help=f"per-registry CAs, client certs: DIR/HOST:PORT/ca.crt (default {DEFAULT_CERTS_DIR})",
     )
+    p.add_argument(
+        "--user",
+        default="",
+        metavar="NAME",
+        help="when started as root, drop to this user once started (a root daemon passes nobody)",
+    )
     p.add_argument("--log-level", default="info", choices=logs.LEVELS)
     p.add_argument("--log-format", default="text", choices=("text", "json"))
     p.add_argument("--version", action="version", version=f"%(prog)s {caisson.__version__}")
@@ -75,6 +81,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.max_concurrent_downloads < 1:
         p.error("--max-concurrent-downloads must be at least 1")
     return args
+
+
+def _import_lazy_modules() -> None:
+    """Modules the stdlib and urllib3 import on first use, imported while the installed code
+    is still readable (before dropping root)."""
+    import encodings.idna  # noqa: F401 - hostnames
+    import http.client  # noqa: F401
+    import ssl  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         srv.add(register, RegistryService(puller, registry), SERVICE_NAME)
         srv.on_stop(registry.transport.clear)
         srv.listen(address)
+        if args.user:
+            _import_lazy_modules()
+            privileges.drop_to(args.user)
     except errors.CaissonError as e:
         print(f"caisson-registry-proxy: {e}", file=sys.stderr)
         return 1
