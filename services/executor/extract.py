@@ -258,7 +258,7 @@ class Extractor:
         if not parts:
             if not m.isdir():
                 raise self._refuse(m.name, "would replace the snapshot root")
-            self._metadata(self._dirs.root_fd, ".", m)
+            self._metadata(self._dirs.root_fd, ".", m, directory=True)
             self._dir_times.append(((), *self._times(m)))
             return
         if m.isreg():

@@ -283,3 +283,35 @@ def test_not_a_tar_is_invalid(dest: str) -> None:
     data = b"this is not a tar archive at all" * 40
     with pytest.raises(errors.InvalidArgument, match="not a valid tar"):
         unpack(Blob(data, digest(data), digest(data), "application/octet-stream"), dest)
+
+
+def test_unpacked_layers_stack_with_overlayfs() -> None:
+    """The whiteout form is what overlayfs reads: mount two snapshots and look."""
+    base = tempfile.mkdtemp(prefix="caisson-overlay-")
+    lower, upper, merged = (os.path.join(base, n) for n in ("lower", "upper", "merged"))
+    for p in (lower, upper, merged):
+        os.mkdir(p)
+    try:
+        unpack(
+            layer([f("etc/a", b"a"), f("etc/b", b"b"), f("opt/x", b"x"), f("gone", b"g")]),
+            lower,
+        )
+        unpack(
+            layer([f("etc/.wh.a"), f("opt/.wh..wh..opq"), f("opt/y", b"y"), f(".wh.gone")]),
+            upper,
+        )
+        mounted = subprocess.run(
+            ["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={upper}:{lower}", merged],
+            capture_output=True,
+            text=True,
+        )
+        if mounted.returncode != 0:
+            pytest.skip(f"cannot mount overlayfs here: {mounted.stderr.strip()}")
+        try:
+            assert sorted(os.listdir(merged)) == ["etc", "opt"]
+            assert sorted(os.listdir(os.path.join(merged, "etc"))) == ["b"]
+            assert sorted(os.listdir(os.path.join(merged, "opt"))) == ["y"]
+        finally:
+            subprocess.run(["umount", merged], check=True)
+    finally:
+        shutil.rmtree(base)
