@@ -75,7 +75,10 @@ class ExecutorServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RemoveSnapshot(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Removes one snapshot (NOT_FOUND if absent, FAILED_PRECONDITION while it is being
+        unpacked). Each layer is unpacked on its own, so snapshots naming it as parent are left
+        alone: the caller removes an image's chain top down.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
