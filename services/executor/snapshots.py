@@ -211,17 +211,17 @@ class Snapshotter:
 
     # -- changes ----------------------------------------------------------------------------
     def unpack(self, req: UnpackRequest) -> Iterator[Progress]:
-        """Unpacks the layer into the snapshot `req.chain_id`, reporting progress: EXTRACTING
-        now and then, then DONE; or EXISTS at once when the snapshot is already there. A
-        caller asking for a chain id being unpacked watches that unpack."""
+        """Starts unpacking the layer into the snapshot `req.chain_id` (errors in the request
+        raise here) and returns its progress: EXTRACTING now and then, then DONE; or EXISTS
+        at once when the snapshot is already there. A caller asking for a chain id being
+        unpacked watches that unpack. The unpack goes on if the caller stops watching."""
         req.check()
         with self._lock:
             job = self._jobs.get(req.chain_id)
             if job is None:
                 if self.exists(req.chain_id):
                     size = self.get(req.chain_id).size
-                    yield Progress(req.chain_id, State.EXISTS, size=size)
-                    return
+                    return iter([Progress(req.chain_id, State.EXISTS, size=size)])
                 if self._closing.is_set():
                     raise errors.Unavailable("executor is stopping")
                 if not self.content.exists(req.blob_digest):
@@ -233,7 +233,10 @@ class Snapshotter:
                 )
                 self._jobs[req.chain_id] = job
                 job.thread.start()
-        yield Progress(req.chain_id, State.EXTRACTING, 0, job.total)
+        return self._watch(job)
+
+    def _watch(self, job: _Job) -> Iterator[Progress]:
+        yield Progress(job.req.chain_id, State.EXTRACTING, 0, job.total)
         yield from job.watch(self.progress_interval)
 
     def _run(self, job: _Job) -> None:

@@ -268,3 +268,17 @@ def test_different_layers_unpack_concurrently(base: str, content: ContentStore) 
         t.join(60)
     assert [out[i].state for i in range(3)] == [State.DONE] * 3
     assert snaps.count() == 3
+
+
+def test_a_caller_that_stops_watching_blocks_no_one(base: str, content: ContentStore) -> None:
+    b = stored(content, [f("x", os.urandom(2_000_000))])
+    snaps = snapshotter(base, content)
+    abandoned = snaps.unpack(request(b))
+    next(abandoned)  # watched once, never again: the unpack still completes
+    last = list(snaps.unpack(request(b)))[-1]
+    assert last.state in (State.DONE, State.EXISTS) and last.size == 2_000_000
+    exists = snaps.unpack(request(b))
+    assert next(exists).state == State.EXISTS
+    assert snaps.count() == 1  # (the snapshotter's lock is not held by `exists`)
+    snaps.remove(b.diff_id)
+    assert snaps.count() == 0
