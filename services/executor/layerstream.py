@@ -94,7 +94,6 @@ class LayerStream:
         self.compression = detect_compression(head)
         self._src = _Counting(blob)
         self._hash = hashlib.sha256()
-        self.uncompressed = 0  # bytes produced (hashed) so far
         self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_CHUNKS)
         self._stop = threading.Event()
         self._cancelled = cancelled or threading.Event()
@@ -126,7 +125,6 @@ class LayerStream:
                 if not data:
                     break
                 self._hash.update(data)
-                self.uncompressed += len(data)
                 self._put(data)
             self._put(_EOF)
         except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
@@ -195,23 +193,17 @@ class LayerStream:
         return self._pos
 
     def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
+        """Forward only: tarfile skips the data of entries it was not asked to read."""
         if whence != os.SEEK_SET or pos < self._pos:
             raise io.UnsupportedOperation("layer stream only seeks forward")
-        self.skip(pos - self._pos)
-        return self._pos
-
-    def skip(self, size: int) -> int:
-        """Discards up to `size` bytes; returns how many were there."""
-        done = 0
-        while done < size:
+        while self._pos < pos:
             left = self._available()
             if left == 0:
                 break
-            n = min(size - done, left)
+            n = min(pos - self._pos, left)
             self._off += n
-            done += n
-        self._pos += done
-        return done
+            self._pos += n
+        return self._pos
 
     def copy_to(self, fd: int, size: int, tick: Callable[[], None] | None = None) -> int:
         """Writes the next `size` bytes to `fd`; returns how many the stream had."""
