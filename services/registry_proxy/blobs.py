@@ -156,16 +156,28 @@ class BlobFetcher:
             return
         started = self._clock()
         ingest = _Ingest(self.content.ingest_path(digest), digest, total)
+        resumed_from = 0
         try:
             ingest.open()
             resumed_from = ingest.offset
             flight.emit(LayerProgress(digest, LayerState.DOWNLOADING, ingest.offset, total))
             self._transfer(repo, desc, flight, ingest)
             ingest.commit(flight, self.content.path(digest))
-        except OSError as e:
-            raise errors.from_os_error(e, f"writing layer {digest}") from e
-        except errors.DataLoss:
-            ingest.discard()
+        except BaseException as e:
+            if isinstance(e, errors.DataLoss):
+                ingest.discard()
+            ingest.close()
+            log.info(
+                "blob download stopped",
+                digest=digest,
+                bytes=ingest.offset - resumed_from,
+                offset=ingest.offset,
+                size=total,
+                error=str(e),
+                seconds=round(self._clock() - started, 3),
+            )
+            if isinstance(e, OSError):
+                raise errors.from_os_error(e, f"writing layer {digest}") from e
             raise
         finally:
             ingest.close()

@@ -95,34 +95,33 @@ class Registry:
             state = self._state.get(endpoint.host)
         if state is not None and not fresh:
             return state
-        last: ConnectionFailure | None = None
+        failures: list[str] = []
         for scheme in endpoint.schemes:
             base = f"{scheme}://{endpoint.host}"
             try:
                 resp = self.transport.send("GET", base + "/v2/", {})
             except ConnectionFailure as e:
-                last = e
+                failures.append(e.reason)
                 continue
-            body = read_body(resp, MAX_ERROR_BODY) if resp.status != 200 else b""
-            if resp.status == 200:
+            if resp.status in (200, 401):
+                header = _header(resp, "WWW-Authenticate")
                 discard(resp)
-            challenge = None
-            if resp.status == 401:
-                challenge = auth.pick(
-                    auth.parse_www_authenticate(_header(resp, "WWW-Authenticate"))
-                )
-            elif resp.status >= 500:
-                _, msg = error_messages(body)
-                raise errors.Unavailable(
-                    f"registry {endpoint.host} answered {resp.status} {resp.reason or ''}".strip()
-                    + (f": {msg}" if msg else "")
-                )
-            state = _HostState(base, challenge)
-            with self._lock:
-                self._state[endpoint.host] = state
-            return state
-        assert last is not None
-        raise errors.Unavailable(f"registry {endpoint.host} is unreachable: {last.reason}")
+                challenge = auth.pick(auth.parse_www_authenticate(header)) if header else None
+                state = _HostState(base, challenge)
+                with self._lock:
+                    self._state[endpoint.host] = state
+                return state
+            # Not the registry API (e.g. plain HTTP sent to a TLS port answers 400).
+            try:
+                _, msg = error_messages(read_body(resp, MAX_ERROR_BODY))
+            except (ConnectionFailure, BodyTooLarge):
+                msg = ""
+            answer = f"GET {base}/v2/ answered {resp.status} {resp.reason or ''}".rstrip()
+            failures.append(answer + (f": {msg}" if msg else ""))
+            if resp.status >= 500:
+                break
+        reasons = "; ".join(dict.fromkeys(failures))
+        raise errors.Unavailable(f"registry {endpoint.host} is unreachable: {reasons}")
 
     def forget(self, host: str) -> None:
         """Probe again next time (after the host stopped answering)."""

@@ -17,8 +17,10 @@ import threading
 import urllib.parse
 from dataclasses import dataclass
 
-from caisson import errors
+from caisson import errors, logs
 from caisson.reference import DEFAULT_DOMAIN, DOCKER_HUB_API
+
+log = logs.get("caisson.registry_proxy")
 
 DEFAULT_CERTS_DIR = "/etc/caisson/certs.d"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
@@ -158,6 +160,7 @@ class Hosts:
     def _build_context(self, host: str, verify: bool) -> ssl.SSLContext:
         ctx = ssl.create_default_context()
         if not verify:
+            log.info("insecure registry: TLS certificates are not verified", registry=host)
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         d = os.path.join(self.certs_dir, host)

@@ -28,6 +28,10 @@ USER_AGENT = "caisson-registry-proxy"
 
 Response = urllib3.BaseHTTPResponse
 
+# Unverified HTTPS happens only for registries the operator marked insecure (or loopback);
+# hosts.py logs that once per registry instead of urllib3 warning on every request.
+urllib3.disable_warnings(u3.InsecureRequestWarning)
+
 
 class ConnectionFailure(Exception):
     """The request got no (complete) response: refused, reset, timed out, TLS failed."""
@@ -66,6 +70,8 @@ def describe(exc: BaseException) -> ConnectionFailure:
         return ConnectionFailure("timed out waiting for data")
     if isinstance(exc, u3.ProtocolError):
         cause = _root_cause(exc)
+        if isinstance(cause, ssl.SSLError):
+            return ConnectionFailure(f"TLS handshake failed: {_ssl_reason(cause)}", tls=True)
         if isinstance(cause, ConnectionResetError):
             return ConnectionFailure("connection reset by peer")
         return ConnectionFailure("connection closed unexpectedly")

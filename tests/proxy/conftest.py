@@ -21,7 +21,7 @@ from caisson.registry_proxy.platforms import Platform
 from caisson.registry_proxy.pull import Puller
 from caisson.registry_proxy.retry import RetryPolicy
 
-from .registry_env import REGISTRY_BIN, Distribution, FaultProxy, Pusher
+from .registry_env import REGISTRY_BIN, Certs, Distribution, FaultProxy, Pusher
 
 if not os.access(REGISTRY_BIN, os.X_OK):
     pytest.skip(f"needs {REGISTRY_BIN} (apt-get install docker-registry)", allow_module_level=True)
@@ -47,9 +47,9 @@ def pusher(registry: Distribution) -> Pusher:
 def new_registry(tmp_path: Any) -> Iterator[Callable[..., Distribution]]:
     made: list[Distribution] = []
 
-    def make(auth: dict[str, Any] | None = None) -> Distribution:
+    def make(auth: dict[str, Any] | None = None, tls: Certs | None = None) -> Distribution:
         d = os.path.join(str(tmp_path), f"registry{len(made)}")
-        reg = Distribution(d, auth)
+        reg = Distribution(d, auth, tls)
         made.append(reg)
         reg.start()
         return reg

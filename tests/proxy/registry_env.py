@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import http.client
 import io
+import ipaddress
 import json
 import os
 import secrets
@@ -64,12 +65,15 @@ def sha256(data: bytes) -> str:
 
 
 class Distribution:
-    def __init__(self, directory: str, auth: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, directory: str, auth: dict[str, Any] | None = None, tls: Certs | None = None
+    ) -> None:
         self.directory = directory
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.host}"
+        self.url = f"{'https' if tls else 'http'}://{self.host}"
         self.auth = auth
+        self.tls = tls
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = os.path.join(directory, "registry.log")
 
@@ -88,6 +92,12 @@ class Distribution:
         }
         if self.auth:
             config["auth"] = self.auth
+        if self.tls:
+            config["http"]["tls"] = {
+                "certificate": self.tls.server_cert,
+                "key": self.tls.server_key,
+                "clientcas": [self.tls.ca],
+            }
         path = os.path.join(self.directory, "config.yml")
         with open(path, "w") as f:
             json.dump(config, f)  # JSON is YAML
@@ -258,6 +268,82 @@ def _serve(port: int, handle: Any) -> ThreadingHTTPServer:
     return server
 
 
+# --- TLS -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Certs:
+    ca: str
+    server_cert: str
+    server_key: str
+    client_cert: str
+    client_key: str
+
+
+def make_certs(directory: str) -> Certs:
+    """A test CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files."""
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def builder(subject: str, issuer: str, key: rsa.RSAPrivateKey) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(name(issuer))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )
+
+    def write(path: str, data: bytes) -> str:
+        full = os.path.join(directory, path)
+        with open(full, "wb") as f:
+            f.write(data)
+        return full
+
+    def key_pem(key: rsa.RSAPrivateKey) -> bytes:
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca = (
+        builder("proxy test CA", "proxy test CA", ca_key)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    server = (
+        builder("127.0.0.1", "proxy test CA", server_key)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    client_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    client = (
+        builder("proxy test client", "proxy test CA", client_key)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    return Certs(
+        ca=write("ca.crt", ca.public_bytes(pem)),
+        server_cert=write("server.crt", server.public_bytes(pem)),
+        server_key=write("server.key", key_pem(server_key)),
+        client_cert=write("client.cert", client.public_bytes(pem)),
+        client_key=write("client.key", key_pem(client_key)),
+    )
+
+
 # --- pushing images -------------------------------------------------------------------------
 
 
@@ -284,9 +370,16 @@ class Pushed:
 
 
 class Pusher:
-    def __init__(self, url: str, token_for: Any = None, basic: tuple[str, str] | None = None):
+    def __init__(
+        self,
+        url: str,
+        token_for: Any = None,
+        basic: tuple[str, str] | None = None,
+        tls: Any = None,
+    ):
         parts = urllib.parse.urlsplit(url)
         self.host, self.port = parts.hostname or "", parts.port or 80
+        self.tls = tls  # an ssl.SSLContext for an https registry
         self.token_for = token_for
         self.basic = basic
 
@@ -299,7 +392,11 @@ class Pusher:
         return {}
 
     def _do(self, method: str, path: str, name: str, body: bytes = b"", **hdrs: str) -> Any:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        conn = (
+            http.client.HTTPSConnection(self.host, self.port, timeout=30, context=self.tls)
+            if self.tls is not None
+            else http.client.HTTPConnection(self.host, self.port, timeout=30)
+        )
         try:
             headers = {**self._headers(name), **hdrs, "Content-Length": str(len(body))}
             conn.request(method, path, body=body, headers=headers)

@@ -1,0 +1,253 @@
+"""The `caisson-registry-proxy` process over gRPC: health, Info, Pull's event stream, error
+codes, Login, cancellation by the client, SIGTERM, and running as an unprivileged user."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from caisson.content import ContentStore
+from caisson_api.registry.v1 import registry_pb2, registry_pb2_grpc
+
+from .registry_env import Distribution, FaultProxy, Pusher, layer
+
+PROXY_BIN = os.path.join(os.path.dirname(sys.executable), "caisson-registry-proxy")
+S = registry_pb2.LayerState
+
+
+class ProxyProcess:
+    def __init__(self, base: str, *args: str, user: str | None = None) -> None:
+        self.base = base
+        self.socket = os.path.join(base, "run", "registry-proxy.sock")
+        self.content = ContentStore(os.path.join(base, "content"))
+        self.log_path = os.path.join(base, "proxy.log")
+        cmd = [
+            PROXY_BIN,
+            "--listen",
+            f"unix://{self.socket}",
+            "--content-root",
+            self.content.root,
+            "--certs-dir",
+            os.path.join(base, "certs.d"),
+            *args,
+        ]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, user=user
+            )
+        self.channel = grpc.insecure_channel(f"unix:{self.socket}")
+        self.stub = registry_pb2_grpc.RegistryStub(self.channel)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log()
+            with contextlib.suppress(grpc.RpcError):
+                resp = health_pb2_grpc.HealthStub(self.channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=1
+                )
+                if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            time.sleep(0.05)
+        raise AssertionError("registry proxy did not become healthy: " + self.log())
+
+    def log(self) -> str:
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def pull(self, ref: str, **kw: object) -> list[registry_pb2.PullEvent]:
+        return list(self.stub.Pull(registry_pb2.PullRequest(reference=ref, **kw), timeout=60))
+
+    def stop(self) -> int:
+        self.channel.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("registry proxy ignored SIGTERM") from None
+        return self.proc.returncode
+
+
+@pytest.fixture
+def start_proxy() -> Iterator[Callable[..., ProxyProcess]]:
+    made: list[tuple[ProxyProcess, str]] = []
+
+    def start(*args: str, user: str | None = None) -> ProxyProcess:
+        base = tempfile.mkdtemp(prefix="caisson-proxy-", dir="/var/tmp")
+        os.chmod(base, 0o755)
+        if user is not None:
+            pw = pwd.getpwnam(user)
+            os.chown(base, pw.pw_uid, pw.pw_gid)
+        p = ProxyProcess(base, *args, user=user)
+        made.append((p, base))
+        return p
+
+    yield start
+    for p, base in made:
+        with contextlib.suppress(AssertionError):
+            p.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_health_info_and_a_pull_stream(
+    registry: Distribution,
+    pusher: Pusher,
+    repo_name: str,
+    start_proxy: Callable[..., ProxyProcess],
+) -> None:
+    image = pusher.image(repo_name, "v1", [layer({"a": os.urandom(300_000)}), layer({"b": b"b"})])
+    proxy = start_proxy(
+        "--insecure-registry",
+        "10.0.0.0/8",
+        "--registry-mirror",
+        "https://mirror.example",
+        "--max-concurrent-downloads",
+        "2",
+    )
+    info = proxy.stub.Info(empty_pb2.Empty())
+    assert info.content_root == proxy.content.root
+    assert list(info.insecure_registries) == ["10.0.0.0/8"]
+    assert list(info.mirrors) == ["https://mirror.example"]
+    assert info.max_concurrent_downloads == 2
+    assert info.uid == os.getuid()
+    assert info.version
+
+    events = proxy.pull(f"{registry.host}/{repo_name}:v1")
+    kinds = [e.WhichOneof("event") for e in events]
+    assert kinds[0] == "resolved" and kinds[-1] == "done"
+    assert set(kinds[1:-1]) == {"layer"}
+    resolved = events[0].resolved
+    assert resolved.manifest.digest == image.digest
+    assert [x.digest for x in resolved.layers] == image.layers
+    assert not resolved.HasField("index")
+    assert events[-1].done.manifest.digest == image.digest
+    for digest in image.layers:
+        states = [e.layer.state for e in events[1:-1] if e.layer.digest == digest]
+        assert states[0] == S.LAYER_STATE_WAITING
+        assert states[-2:] == [S.LAYER_STATE_VERIFYING, S.LAYER_STATE_DOWNLOADED]
+        assert proxy.content.exists(digest)
+
+    again = proxy.pull(f"{registry.host}/{repo_name}:v1")
+    assert [e.layer.state for e in again[1:-1]] == [S.LAYER_STATE_EXISTS] * 2
+
+    log = proxy.log()
+    assert "pull started" in log and "pull finished" in log and "blob downloaded" in log
+    assert proxy.stop() == 0
+    assert not os.path.exists(proxy.socket)
+
+
+def test_errors_become_status_codes(
+    registry: Distribution, start_proxy: Callable[..., ProxyProcess]
+) -> None:
+    proxy = start_proxy()
+    cases = [
+        ("NOPE", grpc.StatusCode.INVALID_ARGUMENT, "invalid reference format"),
+        (f"{registry.host}/no/such:v1", grpc.StatusCode.NOT_FOUND, "manifest for"),
+        ("127.0.0.1:1/x:v1", grpc.StatusCode.UNAVAILABLE, "registry 127.0.0.1:1 is unreachable"),
+    ]
+    for ref, code, text in cases:
+        with pytest.raises(grpc.RpcError) as e:
+            proxy.pull(ref)
+        assert e.value.code() == code, ref
+        assert text in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        proxy.pull(f"{registry.host}/x:v1", max_concurrent_downloads=-1)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_login(registry: Distribution, start_proxy: Callable[..., ProxyProcess]) -> None:
+    proxy = start_proxy()
+    resp = proxy.stub.Login(
+        registry_pb2.LoginRequest(
+            registry=registry.host, auth=registry_pb2.AuthConfig(username="u", password="p")
+        )
+    )
+    assert resp.status == "Login Succeeded"
+
+
+def test_client_going_away_stops_the_download_and_a_new_pull_resumes(
+    registry: Distribution,
+    pusher: Pusher,
+    repo_name: str,
+    start_proxy: Callable[..., ProxyProcess],
+    fault_proxy: Callable[[str], FaultProxy],
+) -> None:
+    image = pusher.image(repo_name, "v1", [layer({"a": os.urandom(3 * 1024 * 1024)})])
+    digest = image.layers[0]
+    faults = fault_proxy(registry.url)
+    faults.stall[digest] = 2 * 1024 * 1024
+    proxy = start_proxy()
+    call = proxy.stub.Pull(registry_pb2.PullRequest(reference=f"{faults.host}/{repo_name}:v1"))
+    for event in call:
+        if event.WhichOneof("event") == "layer" and event.layer.state == S.LAYER_STATE_DOWNLOADING:
+            break
+    assert faults.stalled.wait(20)
+    call.cancel()
+    wait_for_log(proxy, "pull cancelled")
+    faults.release()  # the download thread sees the pull is gone at its next chunk
+    wait_for_log(proxy, "blob download stopped")
+    assert os.path.getsize(proxy.content.ingest_path(digest)) > 0
+    assert not proxy.content.exists(digest)
+
+    proxy.pull(f"{faults.host}/{repo_name}:v1")
+    assert faults.gets(digest)[-1].headers.get("Range", "").startswith("bytes=")
+    assert proxy.content.exists(digest)
+
+
+def wait_for_log(proxy: ProxyProcess, text: str) -> None:
+    deadline = time.monotonic() + 20
+    while text not in proxy.log():
+        assert time.monotonic() < deadline, f"{text!r} not logged: {proxy.log()}"
+        time.sleep(0.05)
+
+
+def _can_run_as(user: str) -> bool:
+    try:
+        subprocess.run(
+            [sys.executable, "-c", "import caisson"],
+            user=user,
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+    except (subprocess.CalledProcessError, PermissionError, OSError):
+        return False
+    return True
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as nobody")
+def test_runs_as_nobody_and_writes_only_the_content_root(
+    registry: Distribution,
+    pusher: Pusher,
+    repo_name: str,
+    start_proxy: Callable[..., ProxyProcess],
+) -> None:
+    if not _can_run_as("nobody"):
+        pytest.skip(f"nobody cannot run {sys.executable} on this machine")
+    image = pusher.image(repo_name, "v1", [layer({"n": b"nobody"})])
+    proxy = start_proxy(user="nobody")
+    assert proxy.stub.Info(empty_pb2.Empty()).uid == pwd.getpwnam("nobody").pw_uid
+    proxy.pull(f"{registry.host}/{repo_name}:v1")
+    nobody = pwd.getpwnam("nobody").pw_uid
+    assert os.stat(proxy.content.path(image.layers[0])).st_uid == nobody
+    written = sorted(
+        os.path.relpath(os.path.join(d, n), proxy.base)
+        for d, dirs, files in os.walk(proxy.base)
+        for n in dirs + files
+        if os.stat(os.path.join(d, n)).st_uid == nobody
+    )
+    assert all(w.startswith(("content", "run")) for w in written), written
