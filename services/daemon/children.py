@@ -60,12 +60,9 @@ def _log_args(cfg: Config) -> list[str]:
     return ["--log-level", cfg.log_level, "--log-format", cfg.log_format]
 
 
-def _spawn(name: str, argv: list[str], address: str, user: pwd.struct_passwd | None) -> Child:
-    kwargs: dict[str, object] = {}
-    if user is not None:
-        kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
+def _spawn(name: str, argv: list[str], address: str) -> Child:
     proc = subprocess.Popen(  # noqa: S603 - our own entry points
-        argv, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, **kwargs
+        argv, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
     )
     child = Child(name, address, proc)
     ch = server.channel(address)
@@ -147,7 +144,11 @@ def start_registry_proxy(cfg: Config, content_root: str) -> Child:
         argv += ["--insecure-registry", reg]
     for mirror in cfg.registry_mirrors:
         argv += ["--registry-mirror", mirror]
-    return _spawn("registry proxy", argv, address, user)
+    if user is not None:
+        # It drops to the user itself once its code is loaded: the interpreter and the
+        # installed code may not be readable by that user (a venv under /root).
+        argv += ["--user", user.pw_name]
+    return _spawn("registry proxy", argv, address)
 
 
 def start_executor(cfg: Config) -> Child:
@@ -161,4 +162,4 @@ def start_executor(cfg: Config) -> Child:
         cfg.exec_root,
         *_log_args(cfg),
     ]
-    return _spawn("executor", argv, address, None)
+    return _spawn("executor", argv, address)

@@ -87,10 +87,14 @@ class Daemon:
         pidfile = PidFile(cfg.pidfile_path)
         pidfile.acquire()
         self.cleanups.append(pidfile.release)
-        self.trap_signals()
-
         os.makedirs(cfg.data_root, mode=0o711, exist_ok=True)
         os.makedirs(cfg.exec_root, mode=0o711, exist_ok=True)
+        data_lock = PidFile(
+            os.path.join(cfg.data_root, "caisson.lock"), f"data root {cfg.data_root}"
+        )
+        data_lock.acquire()
+        self.cleanups.append(data_lock.release)
+        self.trap_signals()
         store = Store(os.path.join(cfg.data_root, "caisson.db"))
         self.cleanups.append(store.close)
         content = ContentStore(os.path.join(cfg.data_root, "content"))

@@ -15,8 +15,12 @@ from caisson import errors
 
 
 class PidFile:
-    def __init__(self, path: str) -> None:
+    """`what` names the resource in the error: the pid file itself, or the data root whose
+    lock file this is (two daemons must not share a data root even with two pid files)."""
+
+    def __init__(self, path: str, what: str = "") -> None:
         self.path = path
+        self.what = what
         self._fd = -1
 
     def acquire(self) -> None:
@@ -27,6 +31,10 @@ class PidFile:
         except BlockingIOError:
             pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
+            if self.what:
+                raise errors.FailedPrecondition(
+                    f"{self.what} is in use by another caisson-daemon (pid {pid})"
+                ) from None
             raise errors.FailedPrecondition(
                 f"pid file found, ensure caisson-daemon is not running or delete {self.path}: "
                 f"another caisson-daemon (pid {pid}) is running"

@@ -1,0 +1,39 @@
+"""Dropping root for good, for a service a root parent starts (the registry proxy).
+
+The drop happens in-process after start-up, not by exec'ing as the user: the interpreter and
+the installed code may live where that user cannot read (a venv under /root), but once the
+modules are imported nothing needs to be read from there again. Modules that would only be
+imported lazily on first use are imported before the drop by the caller.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pwd
+
+from caisson import errors
+
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+def drop_to(user: str) -> pwd.struct_passwd:
+    """Becomes `user` (uid, gid, no supplementary groups, no way back); no-op if not root."""
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        raise errors.InvalidArgument(f"--user {user!r}: no such user") from None
+    if os.geteuid() != 0:
+        if os.geteuid() != pw.pw_uid:
+            raise errors.PermissionDenied(f"--user {user!r}: only root can change user")
+        return pw
+    os.setgroups([])
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return pw
+    raise errors.Internal(f"dropping privileges to {user!r} failed: could regain root")
