@@ -48,6 +48,8 @@ class _Flight:
         self._last: LayerProgress | None = None
         self.done = threading.Event()
         self.error: BaseException | None = None
+        # The response being read, so a cancelled pull can interrupt a stalled read.
+        self.response: Response | None = None
 
     def join(self, listener: Listener, cancel: threading.Event) -> int:
         with self._lock:
@@ -99,6 +101,17 @@ class BlobFetcher:
     def in_flight(self) -> list[str]:
         with self._lock:
             return list(self._flights)
+
+    def interrupt(self, everything: bool = False) -> None:
+        """Cuts the connections of downloads no pull waits for any more (or of all of them,
+        at shutdown), so a read stalled on a silent registry ends now, not at its timeout."""
+        with self._lock:
+            flights = list(self._flights.values())
+        for flight in flights:
+            resp = flight.response
+            if resp is not None and (everything or flight.abandoned()):
+                with contextlib.suppress(ValueError, RuntimeError, OSError):
+                    resp.shutdown()
 
     def fetch(
         self,
@@ -206,6 +219,7 @@ class BlobFetcher:
             if flight.abandoned():
                 raise errors.Cancelled("pull cancelled")
             resp = repo.open_blob(digest, ingest.offset, on_retry=retrying)
+            flight.response = resp
             before = ingest.offset
             try:
                 start = _response_start(resp, ingest.offset)
@@ -224,6 +238,8 @@ class BlobFetcher:
                         f"the registry sent {ingest.offset}"
                     )
             except ConnectionFailure as e:
+                if flight.abandoned():
+                    raise errors.Cancelled("pull cancelled") from None
                 failures = 1 if ingest.offset > before else failures + 1
                 if not self.policy.should_retry(failures):
                     raise errors.Unavailable(
@@ -241,6 +257,7 @@ class BlobFetcher:
                 )
                 self._wait(delay, flight)
             finally:
+                flight.response = None
                 resp.release_conn()
 
     def _copy(self, resp: Response, ingest: _Ingest, flight: _Flight) -> None:

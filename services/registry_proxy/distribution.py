@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from caisson import errors, logs
 from caisson.registry_proxy import auth, mediatypes
-from caisson.registry_proxy.hosts import Endpoint, Hosts
+from caisson.registry_proxy.hosts import Endpoint, Hosts, registry_name
 from caisson.registry_proxy.retry import RetryPolicy, parse_retry_after, retryable_status
 from caisson.registry_proxy.transport import (
     BodyTooLarge,
@@ -170,6 +170,7 @@ class Registry:
         """Checks `creds` against `registry` (a host, "docker.io" for Docker Hub)."""
         if creds.empty:
             raise errors.InvalidArgument("login needs a username and password or an identity token")
+        registry = registry_name(registry)
         endpoint = self.hosts.endpoints(registry)[-1]
         state = self._connect(endpoint, fresh=True)
         if state.challenge is None:

@@ -40,6 +40,24 @@ class Endpoint:
         return self.host
 
 
+# Names Docker Hub goes by in credential stores and `docker login` arguments.
+_DOCKER_HUB_NAMES = frozenset(
+    {DEFAULT_DOMAIN, "index.docker.io", DOCKER_HUB_API, "registry.hub.docker.com"}
+)
+
+
+def registry_name(text: str) -> str:
+    """The registry a login names: "https://index.docker.io/v1/" -> "docker.io"."""
+    t = text.strip()
+    for prefix in ("https://", "http://"):
+        if t.startswith(prefix):
+            t = t[len(prefix) :]
+    t = t.split("/", 1)[0].lower()
+    if not t:
+        raise errors.InvalidArgument(f"invalid registry {text!r}")
+    return DEFAULT_DOMAIN if t in _DOCKER_HUB_NAMES else t
+
+
 def split_host(host: str) -> tuple[str, int | None]:
     """("127.0.0.1", 5000) from "127.0.0.1:5000"; IPv6 literals in brackets."""
     if host.startswith("["):

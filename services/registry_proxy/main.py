@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         puller = Puller(content, registry, max_concurrent_downloads=args.max_concurrent_downloads)
         srv = server.Server("registry-proxy")
         srv.add(register, RegistryService(puller, registry), SERVICE_NAME)
+        srv.on_stop(lambda: puller.fetcher.interrupt(everything=True))
         srv.on_stop(registry.transport.clear)
         srv.listen(address)
         if args.user:

@@ -185,5 +185,6 @@ class Puller:
             # However this pull ends, its downloads stop at their next chunk (shared ones
             # go on while another pull still waits for them).
             cancel.set()
+            self.fetcher.interrupt()
             pool.shutdown(wait=False, cancel_futures=True)
         return sum(unique[d].size for d in finished)

@@ -16,6 +16,10 @@ from caisson.content import ContentStore
 from .conftest import Pulls
 from .registry_env import Certs, Distribution, Pusher, layer, make_certs
 
+# Loopback registries are not verified (like Docker's 127.0.0.0/8); the proxy silences
+# urllib3's warning about it, but pytest re-enables warnings per test.
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+
 
 def test_client_certificate_from_the_certs_dir(
     tmp_path: Any,

@@ -8,7 +8,7 @@ import ssl
 import pytest
 
 from caisson import errors
-from caisson.registry_proxy.hosts import Endpoint, Hosts, is_loopback, split_host
+from caisson.registry_proxy.hosts import Endpoint, Hosts, is_loopback, registry_name, split_host
 from caisson.registry_proxy.transport import origin
 
 
@@ -78,3 +78,22 @@ def test_certs_dir_errors_are_clear(tmp_path: str) -> None:
     open(os.path.join(d, "client.cert"), "w").close()
     with pytest.raises(errors.InvalidArgument, match="no matching key file"):
         Hosts(certs_dir=str(tmp_path)).ssl_context("reg.example:5000")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("https://index.docker.io/v1/", "docker.io"),
+        ("registry-1.docker.io", "docker.io"),
+        ("docker.io", "docker.io"),
+        ("http://127.0.0.1:5000/", "127.0.0.1:5000"),
+        ("Quay.IO", "quay.io"),
+    ],
+)
+def test_registry_name(text: str, name: str) -> None:
+    assert registry_name(text) == name
+
+
+def test_empty_registry_name() -> None:
+    with pytest.raises(errors.InvalidArgument):
+        registry_name("https://")
