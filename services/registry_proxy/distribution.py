@@ -128,7 +128,7 @@ class Registry:
         with self._lock:
             self._state.pop(host, None)
 
-    def _remember_challenge(self, host: str, challenge: auth.Challenge) -> None:
+    def remember_challenge(self, host: str, challenge: auth.Challenge) -> None:
         with self._lock:
             state = self._state.get(host)
             if state is not None:
@@ -264,7 +264,7 @@ class Repository:
             # The cached token was refused (expired early, revoked): get a fresh one.
             self.registry.tokens.forget(self.host, self._scope, self.creds)
         self._challenge = c
-        self.registry._remember_challenge(self.host, c)
+        self.registry.remember_challenge(self.host, c)
         return not (c.scheme == "basic" and self.creds.empty)
 
     def _sleep(self, seconds: float) -> None:

@@ -251,3 +251,24 @@ def test_runs_as_nobody_and_writes_only_the_content_root(
         if os.stat(os.path.join(d, n)).st_uid == nobody
     )
     assert all(w.startswith(("content", "run")) for w in written), written
+
+
+@pytest.mark.parametrize(
+    ("args", "rc", "message"),
+    [
+        (["--registry-mirror", "mirror.example"], 1, "invalid registry mirror 'mirror.example'"),
+        (["--insecure-registry", "a/b/c"], 1, "invalid insecure registry 'a/b/c'"),
+        (["--listen", "tcp://nowhere"], 1, "expected tcp://HOST:PORT"),
+        (["--max-concurrent-downloads", "0"], 2, "must be at least 1"),
+    ],
+)
+def test_bad_flags_fail_clearly(tmp_path: object, args: list[str], rc: int, message: str) -> None:
+    result = subprocess.run(
+        [PROXY_BIN, "--content-root", os.path.join(str(tmp_path), "content"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == rc
+    assert message in result.stderr
+    assert not os.path.exists(os.path.join(str(tmp_path), "content"))
