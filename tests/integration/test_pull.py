@@ -62,6 +62,9 @@ def test_images_lists_the_pulled_image(daemon: Daemon, catalog: Catalog) -> None
     assert row["TAG"] == "latest"
     assert row["IMAGE ID"] == images.hex_of(image.id)[:12]
     assert_size_plausible(parse_size(row["SIZE"]), image)
+    # The table shows inspect's Size, rounded to three significant digits as docker does.
+    size = int(inspect(daemon, catalog.ref("test/busybox"))["Size"])
+    assert abs(parse_size(row["SIZE"]) - size) <= size * 0.01, (row["SIZE"], size)
 
     assert ok(daemon.cli("images", "-q")).out.split() == [images.hex_of(image.id)[:12]]
     rows = table(ok(daemon.cli("images", "--digests")).out)

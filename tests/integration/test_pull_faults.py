@@ -56,22 +56,23 @@ def test_corrupt_config_fails_and_keeps_nothing(
 
 
 def test_dropped_connection_is_retried_and_resumed(
-    daemon: Daemon, catalog: Catalog, proxy: FaultProxy
+    daemon: Daemon, big_image: Image, proxy: FaultProxy
 ) -> None:
-    image = catalog.images["test/busybox"]
-    layer = image.layers[0].blob
+    # A big layer, so that the bytes before the drop have surely reached the ingest file.
+    layer = big_image.layers[0].blob
     cut = layer.size // 2
     proxy.drop_blob_once(layer.digest, after=cut)
-    ok(daemon.cli("pull", f"{proxy.host}/test/busybox:latest"))
-    assert inspect(daemon, f"{proxy.host}/test/busybox:latest")["Id"] == image.id
+    ref = f"{proxy.host}/test/big:latest"
+    ok(daemon.cli("pull", ref))
+    assert inspect(daemon, ref)["Id"] == big_image.id
     records = proxy.blob_records(layer.digest)
     assert [r.fault for r in records][:1] == ["drop"], records
     assert records[-1].complete, records
     # Resumed from where the drop left it rather than downloaded again from the start.
     assert records[-1].range.startswith("bytes="), records
     start = int(records[-1].range.removeprefix("bytes=").split("-")[0])
-    assert 0 < start <= cut, records
-    assert proxy.bytes_sent(layer.digest) < layer.size * 1.5, records
+    assert cut // 2 < start <= cut, records
+    assert proxy.bytes_sent(layer.digest) < layer.size * 1.1, records
 
 
 @pytest.fixture

@@ -164,6 +164,24 @@ def test_auth_registry_refuses_anonymous_and_accepts_the_user(
         assert granted and any("repository:test/private:pull" in t.scopes for t in granted)
 
 
+def test_tls_registry_with_basic_auth(
+    new_registry: Callable[..., Registry], workdir: str, tmp_path: str
+) -> None:
+    reg = new_registry(auth="basic", users=USERS, tls=True)
+    catalog = Catalog(reg.host, images={"test/tls": images.busybox_image()})
+    catalogs.push(reg, catalog)
+    certs = os.path.join(tmp_path, "certs")
+    os.makedirs(certs)
+    with open(reg.ca_path, "rb") as src, open(os.path.join(certs, "ca.crt"), "wb") as dst:
+        dst.write(src.read())
+    ref = f"docker://{catalog.ref('test/tls')}"
+    r = skopeo(workdir, "inspect", "--cert-dir", certs, "--creds", "alice:" + USERS["alice"], ref)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["Digest"] == catalog.images["test/tls"].digest
+    r = skopeo(workdir, "inspect", "--creds", "alice:" + USERS["alice"], ref)
+    assert r.returncode != 0 and "certificate" in r.stderr.lower(), r.stderr
+
+
 def test_registry_restarts_on_the_same_port_with_its_storage(
     new_registry: Callable[..., Registry],
 ) -> None:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,10 @@ class CliResult:
     out: str
     err: str
     args: tuple[str, ...] = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        """`code, out, err = daemon.cli(...)`"""
+        return iter((self.code, self.out, self.err))
 
     def __str__(self) -> str:
         return (
