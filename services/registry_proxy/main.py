@@ -84,9 +84,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _import_lazy_modules() -> None:
-    """Modules the stdlib and urllib3 import on first use, imported while the installed code
-    is still readable (before dropping root)."""
-    import encodings.idna  # noqa: F401 - hostnames
+    """Modules imported only on first use, imported while the installed code is readable:
+    after the drop to --user, the interpreter's own directory may be closed to us."""
+    import encodings.idna  # noqa: F401 - socket.getaddrinfo encodes every host name
     import http.client  # noqa: F401
     import ssl  # noqa: F401
 
@@ -97,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         address = server.parse_address(args.listen)
         hosts = Hosts(args.insecure_registry, args.registry_mirror, args.certs_dir)
+        if args.user:
+            # First thing: everything below (content store, socket) is created as the user.
+            _import_lazy_modules()
+            privileges.drop_to(args.user)
         content = ContentStore(args.content_root)
         content.init()
         registry = Registry(hosts)
@@ -106,9 +110,6 @@ def main(argv: list[str] | None = None) -> int:
         srv.on_stop(lambda: puller.fetcher.interrupt(everything=True))
         srv.on_stop(registry.transport.clear)
         srv.listen(address)
-        if args.user:
-            _import_lazy_modules()
-            privileges.drop_to(args.user)
     except errors.CaissonError as e:
         print(f"caisson-registry-proxy: {e}", file=sys.stderr)
         return 1

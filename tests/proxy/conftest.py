@@ -21,10 +21,21 @@ from caisson.registry_proxy.platforms import Platform
 from caisson.registry_proxy.pull import Puller
 from caisson.registry_proxy.retry import RetryPolicy
 
-from .registry_env import REGISTRY_BIN, Certs, Distribution, FaultProxy, Pusher
+from .registry_env import (
+    REGISTRY_BIN,
+    Certs,
+    Distribution,
+    FaultProxy,
+    Pusher,
+    TokenIssuer,
+    layer,
+)
 
 if not os.access(REGISTRY_BIN, os.X_OK):
     pytest.skip(f"needs {REGISTRY_BIN} (apt-get install docker-registry)", allow_module_level=True)
+
+ALICE = Credentials("alice", "wonderland")
+USERS = {"alice": "wonderland"}
 
 # Retries without the production backoff, so failure tests stay quick.
 FAST_RETRIES = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
@@ -112,3 +123,21 @@ def fault_proxy() -> Iterator[Callable[[str], FaultProxy]]:
 def repo_name(request: pytest.FixtureRequest) -> str:
     """A repository name of this test's own on the shared registry."""
     return "t/" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def issuer(tmp_path: Any) -> Iterator[TokenIssuer]:
+    t = TokenIssuer(str(tmp_path), USERS, public=("pub/img",))
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def token_registry(
+    issuer: TokenIssuer, new_registry: Callable[..., Distribution]
+) -> tuple[Distribution, Pusher]:
+    reg = new_registry(auth=issuer.registry_auth())
+    pusher = Pusher(reg.url, token_for=issuer.push_token)
+    pusher.image("pub/img", "v1", [layer({"p": b"public"})])
+    pusher.image("priv/img", "v1", [layer({"p": os.urandom(50_000)})])
+    return reg, pusher

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from caisson.registry_proxy.auth import Credentials
 from caisson.registry_proxy.distribution import Registry
 from caisson.registry_proxy.hosts import Hosts
 
-from .conftest import Pulls
+from .conftest import ALICE, USERS, Pulls
 from .registry_env import (
     BlobHost,
     Distribution,
@@ -25,27 +25,6 @@ from .registry_env import (
     htpasswd,
     layer,
 )
-
-ALICE = Credentials("alice", "wonderland")
-USERS = {"alice": "wonderland"}
-
-
-@pytest.fixture
-def issuer(tmp_path: Any) -> Iterator[TokenIssuer]:
-    t = TokenIssuer(str(tmp_path), USERS, public=("pub/img",))
-    yield t
-    t.close()
-
-
-@pytest.fixture
-def token_registry(
-    issuer: TokenIssuer, new_registry: Callable[..., Distribution]
-) -> tuple[Distribution, Pusher]:
-    reg = new_registry(auth=issuer.registry_auth())
-    pusher = Pusher(reg.url, token_for=issuer.push_token)
-    pusher.image("pub/img", "v1", [layer({"p": b"public"})])
-    pusher.image("priv/img", "v1", [layer({"p": os.urandom(50_000)})])
-    return reg, pusher
 
 
 @pytest.fixture

@@ -8,28 +8,31 @@ import os
 import pwd
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from caisson.content import ContentStore
 from caisson_api.registry.v1 import registry_pb2, registry_pb2_grpc
 
-from .registry_env import Distribution, FaultProxy, Pusher, layer
+from .registry_env import Distribution, FaultProxy, Pusher, layer, make_certs
 
 PROXY_BIN = os.path.join(os.path.dirname(sys.executable), "caisson-registry-proxy")
 S = registry_pb2.LayerState
 
 
 class ProxyProcess:
-    def __init__(self, base: str, *args: str, user: str | None = None) -> None:
+    def __init__(self, base: str, *args: str) -> None:
         self.base = base
         self.socket = os.path.join(base, "run", "registry-proxy.sock")
         self.content = ContentStore(os.path.join(base, "content"))
@@ -45,9 +48,7 @@ class ProxyProcess:
             *args,
         ]
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, user=user
-            )
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         self.channel = grpc.insecure_channel(f"unix:{self.socket}")
         self.stub = registry_pb2_grpc.RegistryStub(self.channel)
         deadline = time.monotonic() + 20
@@ -86,13 +87,13 @@ class ProxyProcess:
 def start_proxy() -> Iterator[Callable[..., ProxyProcess]]:
     made: list[tuple[ProxyProcess, str]] = []
 
-    def start(*args: str, user: str | None = None) -> ProxyProcess:
+    def start(*args: str, owner: str | None = None) -> ProxyProcess:
         base = tempfile.mkdtemp(prefix="caisson-proxy-", dir="/var/tmp")
         os.chmod(base, 0o755)
-        if user is not None:
-            pw = pwd.getpwnam(user)
+        if owner is not None:
+            pw = pwd.getpwnam(owner)
             os.chown(base, pw.pw_uid, pw.pw_gid)
-        p = ProxyProcess(base, *args, user=user)
+        p = ProxyProcess(base, *args)
         made.append((p, base))
         return p
 
@@ -215,35 +216,61 @@ def wait_for_log(proxy: ProxyProcess, text: str) -> None:
         time.sleep(0.05)
 
 
-def _can_run_as(user: str) -> bool:
-    try:
-        subprocess.run(
-            [sys.executable, "-c", "import caisson"],
-            user=user,
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-    except (subprocess.CalledProcessError, PermissionError, OSError):
-        return False
-    return True
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as nobody")
-def test_runs_as_nobody_and_writes_only_the_content_root(
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to nobody")
+def test_drops_to_nobody_and_still_does_everything(
+    tmp_path: Any,
     registry: Distribution,
     pusher: Pusher,
     repo_name: str,
+    token_registry: tuple[Distribution, Pusher],
+    new_registry: Callable[..., Distribution],
     start_proxy: Callable[..., ProxyProcess],
 ) -> None:
-    if not _can_run_as("nobody"):
-        pytest.skip(f"nobody cannot run {sys.executable} on this machine")
-    image = pusher.image(repo_name, "v1", [layer({"n": b"nobody"})])
-    proxy = start_proxy(user="nobody")
-    assert proxy.stub.Info(empty_pb2.Empty()).uid == pwd.getpwnam("nobody").pw_uid
-    proxy.pull(f"{registry.host}/{repo_name}:v1")
+    """As a root daemon starts it: `--user nobody`. After the drop the interpreter's own
+    directory may be unreadable (a venv under /root), so every path that could import a
+    module late is walked here: plain HTTP, token auth, TLS with a client certificate,
+    errors, login, reflection."""
     nobody = pwd.getpwnam("nobody").pw_uid
-    assert os.stat(proxy.content.path(image.layers[0])).st_uid == nobody
+    plain = pusher.image(repo_name, "v1", [layer({"n": b"nobody"})])
+    token_reg, _ = token_registry
+    certs = make_certs(str(tmp_path))
+    tls_reg = new_registry(tls=certs)
+    tls = ssl.create_default_context(cafile=certs.ca)
+    tls.load_cert_chain(certs.client_cert, certs.client_key)
+    secure = Pusher(tls_reg.url, tls=tls).image("tls/img", "v1", [layer({"t": b"tls"})])
+
+    proxy = start_proxy("--user", "nobody", owner="nobody")
+    host_dir = os.path.join(proxy.base, "certs.d", tls_reg.host)
+    os.makedirs(host_dir)
+    for path in (certs.ca, certs.client_cert, certs.client_key):
+        shutil.copy(path, host_dir)
+        os.chmod(os.path.join(host_dir, os.path.basename(path)), 0o644)
+
+    assert proxy.stub.Info(empty_pb2.Empty()).uid == nobody
+    proxy.pull(f"{registry.host}/{repo_name}:v1")
+    proxy.pull(
+        f"{token_reg.host}/priv/img:v1",
+        auth=registry_pb2.AuthConfig(username="alice", password="wonderland"),
+    )
+    proxy.pull(f"{tls_reg.host}/tls/img:v1")
+    with pytest.raises(grpc.RpcError) as e:
+        proxy.pull(f"{token_reg.host}/priv/img:v1")
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    login = proxy.stub.Login(
+        registry_pb2.LoginRequest(
+            registry=token_reg.host,
+            auth=registry_pb2.AuthConfig(username="alice", password="wonderland"),
+        )
+    )
+    assert login.status == "Login Succeeded"
+    services = reflection_pb2_grpc.ServerReflectionStub(proxy.channel).ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
+    names = [s.name for r in services for s in r.list_services_response.service]
+    assert "caisson.registry.v1.Registry" in names
+
+    for digest in (plain.layers[0], secure.layers[0]):
+        assert os.stat(proxy.content.path(digest)).st_uid == nobody
     written = sorted(
         os.path.relpath(os.path.join(d, n), proxy.base)
         for d, dirs, files in os.walk(proxy.base)
@@ -251,6 +278,9 @@ def test_runs_as_nobody_and_writes_only_the_content_root(
         if os.stat(os.path.join(d, n)).st_uid == nobody
     )
     assert all(w.startswith(("content", "run")) for w in written), written
+    log = proxy.log()
+    assert "Traceback" not in log and "Error" not in log, log
+    assert proxy.stop() == 0
 
 
 @pytest.mark.parametrize(
