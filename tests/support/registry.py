@@ -18,14 +18,15 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import bcrypt
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-
-from tests.support import certs
 from tests.support.processes import free_port, stop_process, tail, wait_for
+
+if TYPE_CHECKING:
+    from tests.support.certs import KeyPair
+
+# bcrypt and cryptography (dev extras) are imported where they are used, so that a checkout
+# without them still collects every other test; only the registries that need them fail.
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 SERVICE = "caisson-test-registry"
@@ -58,7 +59,11 @@ class TokenIssuer:
     requests: list[TokenRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.keys = certs.self_signed(self.directory, "token-signer", "caisson test token issuer")
+        from tests.support import certs
+
+        self.keys: KeyPair = certs.self_signed(
+            self.directory, "token-signer", "caisson test token issuer"
+        )
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -99,6 +104,9 @@ class TokenIssuer:
         signing_input = (
             _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
         )
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         sig = self.keys.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return signing_input + "." + _b64url(sig)
 
@@ -201,7 +209,11 @@ class Registry:
         self.config_path = os.path.join(directory, "config.yml")
         self.log_path = os.path.join(directory, "registry.log")
         os.makedirs(self.storage, exist_ok=True)
-        self.tls_keys = certs.self_signed(directory, "registry", "127.0.0.1") if tls else None
+        self.tls_keys: KeyPair | None = None
+        if tls:
+            from tests.support import certs
+
+            self.tls_keys = certs.self_signed(directory, "registry", "127.0.0.1")
         self.issuer: TokenIssuer | None = None
         if auth == "token":
             self.issuer = TokenIssuer(
@@ -261,6 +273,8 @@ class Registry:
             "http": http,
         }
         if self.auth == "basic":
+            import bcrypt
+
             htpasswd = os.path.join(self.directory, "htpasswd")
             with open(htpasswd, "w") as f:
                 for user, password in self.users.items():
