@@ -119,8 +119,9 @@ class Puller:
                     endpoint, ref.name, ref.path, ANONYMOUS if endpoint.mirror else creds, cancel
                 )
                 return repo, self.resolver.resolve(repo, ref, platform)
-            except (errors.NotFound, errors.Unavailable, errors.Unauthenticated) as e:
-                if not endpoint.mirror:
+            except errors.CaissonError as e:
+                # A mirror that fails in any way is skipped; the registry's answer is final.
+                if not endpoint.mirror or isinstance(e, errors.Cancelled):
                     raise
                 log.warning(
                     "mirror failed, trying the next endpoint", mirror=endpoint.host, error=str(e)
