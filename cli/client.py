@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -123,7 +123,3 @@ class Daemon:
         if not last or "No such file" in last or "Connection refused" in last:
             return f"Cannot connect to the Caisson daemon at {self.address}. Is the daemon running?"
         return f"Cannot connect to the Caisson daemon at {self.address}: {last}"
-
-
-def env_flag(environ: Mapping[str, str], name: str) -> bool:
-    return bool(environ.get(name, ""))

@@ -61,23 +61,17 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     image = commands.add_parser("image", help="Manage images")
     image_commands = image.add_subparsers(dest="image_command", metavar="COMMAND")
-    image.set_defaults(func=None, help_parser=image)
+    image.set_defaults(func=None)
     pull.register(commands, image_commands)
     images.register(commands, image_commands)
     system.register(commands)
     events.register(commands)
     auth.register(commands)
     parser.set_defaults(func=None, help_parser=parser)
-    _name_help_parsers(parser)
+    # Each command's errors point at its own --help, as docker's do.
+    for sub in [*commands.choices.values(), *image_commands.choices.values()]:
+        sub.set_defaults(help_parser=sub)
     return parser
-
-
-def _name_help_parsers(parser: argparse.ArgumentParser) -> None:
-    """Lets each command's errors point at its own --help, as docker's do."""
-    for action in parser._subparsers._group_actions if parser._subparsers else []:
-        for sub in action.choices.values():
-            sub.set_defaults(help_parser=sub)
-            _name_help_parsers(sub)
 
 
 def _context(
@@ -96,7 +90,12 @@ def _context(
         cert=args.tlscert,
         key=args.tlskey,
     )
-    tls = client.tls_config(opts, environ.get("CAISSON_CERT_PATH") or config_dir)
+    # TLS is for TCP; a unix socket is guarded by its file mode.
+    tls = (
+        client.tls_config(opts, environ.get("CAISSON_CERT_PATH") or config_dir)
+        if address.scheme == "tcp"
+        else None
+    )
     return Context(stdin, stdout, stderr, address, tls, config_dir, debug=args.debug)
 
 
