@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--user",
         default="",
         metavar="NAME",
-        help="when started as root, drop to this user once started (a root daemon passes nobody)",
+        help="when started as root, become this user before creating any file (the daemon: nobody)",
     )
     p.add_argument("--log-level", default="info", choices=logs.LEVELS)
     p.add_argument("--log-format", default="text", choices=("text", "json"))
