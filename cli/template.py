@@ -179,7 +179,10 @@ class Template:
                 if i > 0:
                     args.append(value)
                 if cmd.func:
-                    value = FUNCTIONS[cmd.func](*args)
+                    try:
+                        value = FUNCTIONS[cmd.func](*args)
+                    except TypeError:
+                        raise TemplateError(f"wrong arguments for {cmd.func}") from None
                 elif len(args) == 1:
                     value = args[0]
                 else:

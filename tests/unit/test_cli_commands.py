@@ -171,6 +171,9 @@ class FakeSystem(daemon_pb2_grpc.SystemServicer):
     def Events(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         self.fake.requests.append(request)
         yield from self.fake.events
+        if self.fake.hang:
+            context.add_callback(self.fake.cancelled.set)
+            self.fake.cancelled.wait(30)
 
     def Login(self, request: Any, context: grpc.ServicerContext) -> Any:
         self.fake.requests.append(request)
@@ -184,6 +187,7 @@ class FakeDaemon:
     host: str
     fake: Fake
     config_dir: str
+    server: server.Server
 
     def run(self, *argv: str, stdin: str = "") -> tuple[int, str, str]:
         """The CLI in-process; returns (exit code, stdout, stderr)."""
@@ -216,7 +220,7 @@ def fake_daemon() -> Iterator[FakeDaemon]:
     srv.listen(server.Address("unix", path=sock))
     srv.start()
     try:
-        yield FakeDaemon(f"unix://{sock}", fake, os.path.join(tmp, "config"))
+        yield FakeDaemon(f"unix://{sock}", fake, os.path.join(tmp, "config"), srv)
     finally:
         fake.cancelled.set()
         srv.stop(0)
@@ -357,6 +361,31 @@ def test_ctrl_c_cancels_the_pull(fake_daemon: FakeDaemon) -> None:
     assert proc.returncode == 130
     assert "Traceback" not in err
     assert fake_daemon.fake.cancelled.wait(30)
+
+
+def test_daemon_going_away_mid_pull(fake_daemon: FakeDaemon) -> None:
+    fake_daemon.fake.hang = True
+    proc = subprocess.Popen(
+        [CAISSON, "-H", fake_daemon.host, "pull", "busybox"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=fake_daemon.env(),
+    )
+    try:
+        assert proc.stdout is not None
+        while "Pulling from" not in proc.stdout.readline():
+            pass
+        fake_daemon.server.stop(0)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1
+    assert err == (
+        f"Cannot connect to the Caisson daemon at {fake_daemon.host}. Is the daemon running?\n"
+    )
 
 
 # --- credentials sent with pull -------------------------------------------------------------
@@ -501,6 +530,30 @@ def test_events_lines_and_request(fake_daemon: FakeDaemon) -> None:
     assert doc["Type"] == "image" and doc["Actor"]["Attributes"] == {"name": "x:1"}
     code, out, _ = fake_daemon.run("events", "--format", "{{.Action}} {{.Actor.ID}}")
     assert out == f"tag {IMAGE_ID}\n"
+
+
+def test_ctrl_c_ends_events(fake_daemon: FakeDaemon) -> None:
+    ev = daemon_pb2.Event(type="job", action="start", id="j1")
+    fake_daemon.fake.events = [ev]
+    fake_daemon.fake.hang = True
+    proc = subprocess.Popen(
+        [CAISSON, "-H", fake_daemon.host, "events"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=fake_daemon.env(),
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "job start j1\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and err == ""
+    assert fake_daemon.fake.cancelled.wait(30)
 
 
 # --- errors and exit codes ------------------------------------------------------------------

@@ -191,7 +191,9 @@ def test_template_subset(fmt: str, text: str | None) -> None:
     assert template.Template(fmt).execute(DOC) == text
 
 
-@pytest.mark.parametrize("fmt", ["{{.Id", "{{range .RepoTags}}x{{end}}", "{{$x := 1}}"])
+@pytest.mark.parametrize(
+    "fmt", ["{{.Id", "{{range .RepoTags}}x{{end}}", "{{$x := 1}}", "{{len .Size}}", "{{json}}"]
+)
 def test_template_rejects_what_it_does_not_support(fmt: str) -> None:
     with pytest.raises(template.TemplateError):
         template.Template(fmt).execute(DOC)
