@@ -25,27 +25,27 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&caisson_api/executor/v1/executor.proto\x12\x13\x63\x61isson.executor.v1\x1a\x1bgoogle/protobuf/empty.proto\"t\n\rUnpackRequest\x12\x13\n\x0b\x62lob_digest\x18\x01 \x01(\t\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\x0f\n\x07\x64iff_id\x18\x03 \x01(\t\x12\x10\n\x08\x63hain_id\x18\x04 \x01(\t\x12\x17\n\x0fparent_chain_id\x18\x05 \x01(\t\"\x81\x01\n\x0eUnpackProgress\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12/\n\x05state\x18\x02 \x01(\x0e\x32 .caisson.executor.v1.UnpackState\x12\x0f\n\x07\x63urrent\x18\x03 \x01(\x03\x12\r\n\x05total\x18\x04 \x01(\x03\x12\x0c\n\x04size\x18\x05 \x01(\x03\"T\n\x08Snapshot\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x17\n\x0fparent_chain_id\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0f\n\x07\x64iff_id\x18\x04 \x01(\t\"I\n\x15ListSnapshotsResponse\x12\x30\n\tsnapshots\x18\x01 \x03(\x0b\x32\x1d.caisson.executor.v1.Snapshot\")\n\x15RemoveSnapshotRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"^\n\x0cInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x15\n\rsnapshot_root\x18\x02 \x01(\t\x12\x13\n\x0b\x63group_mode\x18\x03 \x01(\t\x12\x11\n\tsnapshots\x18\x04 \x01(\x05*x\n\x0bUnpackState\x12\x1c\n\x18UNPACK_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17UNPACK_STATE_EXTRACTING\x10\x01\x12\x15\n\x11UNPACK_STATE_DONE\x10\x02\x12\x17\n\x13UNPACK_STATE_EXISTS\x10\x03\x32\xcd\x02\n\x08\x45xecutor\x12S\n\x06Unpack\x12\".caisson.executor.v1.UnpackRequest\x1a#.caisson.executor.v1.UnpackProgress0\x01\x12S\n\rListSnapshots\x12\x16.google.protobuf.Empty\x1a*.caisson.executor.v1.ListSnapshotsResponse\x12T\n\x0eRemoveSnapshot\x12*.caisson.executor.v1.RemoveSnapshotRequest\x1a\x16.google.protobuf.Empty\x12\x41\n\x04Info\x12\x16.google.protobuf.Empty\x1a!.caisson.executor.v1.InfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&caisson_api/executor/v1/executor.proto\x12\x13\x63\x61isson.executor.v1\x1a\x1bgoogle/protobuf/empty.proto\"\x97\x01\n\rUnpackRequest\x12\x13\n\x0b\x62lob_digest\x18\x01 \x01(\t\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\x0f\n\x07\x64iff_id\x18\x03 \x01(\t\x12\x10\n\x08\x63hain_id\x18\x04 \x01(\t\x12\x17\n\x0fparent_chain_id\x18\x05 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x06 \x01(\x08\x12\x11\n\tblob_size\x18\x07 \x01(\x03\"\x81\x01\n\x0eUnpackProgress\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12/\n\x05state\x18\x02 \x01(\x0e\x32 .caisson.executor.v1.UnpackState\x12\x0f\n\x07\x63urrent\x18\x03 \x01(\x03\x12\r\n\x05total\x18\x04 \x01(\x03\x12\x0c\n\x04size\x18\x05 \x01(\x03\"T\n\x08Snapshot\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x17\n\x0fparent_chain_id\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0f\n\x07\x64iff_id\x18\x04 \x01(\t\"I\n\x15ListSnapshotsResponse\x12\x30\n\tsnapshots\x18\x01 \x03(\x0b\x32\x1d.caisson.executor.v1.Snapshot\")\n\x15RemoveSnapshotRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\"^\n\x0cInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x15\n\rsnapshot_root\x18\x02 \x01(\t\x12\x13\n\x0b\x63group_mode\x18\x03 \x01(\t\x12\x11\n\tsnapshots\x18\x04 \x01(\x05*x\n\x0bUnpackState\x12\x1c\n\x18UNPACK_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17UNPACK_STATE_EXTRACTING\x10\x01\x12\x15\n\x11UNPACK_STATE_DONE\x10\x02\x12\x17\n\x13UNPACK_STATE_EXISTS\x10\x03\x32\xcd\x02\n\x08\x45xecutor\x12S\n\x06Unpack\x12\".caisson.executor.v1.UnpackRequest\x1a#.caisson.executor.v1.UnpackProgress0\x01\x12S\n\rListSnapshots\x12\x16.google.protobuf.Empty\x1a*.caisson.executor.v1.ListSnapshotsResponse\x12T\n\x0eRemoveSnapshot\x12*.caisson.executor.v1.RemoveSnapshotRequest\x1a\x16.google.protobuf.Empty\x12\x41\n\x04Info\x12\x16.google.protobuf.Empty\x1a!.caisson.executor.v1.InfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'caisson_api.executor.v1.executor_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_UNPACKSTATE']._serialized_start=642
-  _globals['_UNPACKSTATE']._serialized_end=762
-  _globals['_UNPACKREQUEST']._serialized_start=92
-  _globals['_UNPACKREQUEST']._serialized_end=208
-  _globals['_UNPACKPROGRESS']._serialized_start=211
-  _globals['_UNPACKPROGRESS']._serialized_end=340
-  _globals['_SNAPSHOT']._serialized_start=342
-  _globals['_SNAPSHOT']._serialized_end=426
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=428
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=501
-  _globals['_REMOVESNAPSHOTREQUEST']._serialized_start=503
-  _globals['_REMOVESNAPSHOTREQUEST']._serialized_end=544
-  _globals['_INFORESPONSE']._serialized_start=546
-  _globals['_INFORESPONSE']._serialized_end=640
-  _globals['_EXECUTOR']._serialized_start=765
-  _globals['_EXECUTOR']._serialized_end=1098
+  _globals['_UNPACKSTATE']._serialized_start=678
+  _globals['_UNPACKSTATE']._serialized_end=798
+  _globals['_UNPACKREQUEST']._serialized_start=93
+  _globals['_UNPACKREQUEST']._serialized_end=244
+  _globals['_UNPACKPROGRESS']._serialized_start=247
+  _globals['_UNPACKPROGRESS']._serialized_end=376
+  _globals['_SNAPSHOT']._serialized_start=378
+  _globals['_SNAPSHOT']._serialized_end=462
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=464
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=537
+  _globals['_REMOVESNAPSHOTREQUEST']._serialized_start=539
+  _globals['_REMOVESNAPSHOTREQUEST']._serialized_end=580
+  _globals['_INFORESPONSE']._serialized_start=582
+  _globals['_INFORESPONSE']._serialized_end=676
+  _globals['_EXECUTOR']._serialized_start=801
+  _globals['_EXECUTOR']._serialized_end=1134
 # @@protoc_insertion_point(module_scope)

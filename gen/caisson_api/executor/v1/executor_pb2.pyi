@@ -20,18 +20,22 @@ UNPACK_STATE_DONE: UnpackState
 UNPACK_STATE_EXISTS: UnpackState
 
 class UnpackRequest(_message.Message):
-    __slots__ = ("blob_digest", "media_type", "diff_id", "chain_id", "parent_chain_id")
+    __slots__ = ("blob_digest", "media_type", "diff_id", "chain_id", "parent_chain_id", "follow", "blob_size")
     BLOB_DIGEST_FIELD_NUMBER: _ClassVar[int]
     MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
     DIFF_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    BLOB_SIZE_FIELD_NUMBER: _ClassVar[int]
     blob_digest: str
     media_type: str
     diff_id: str
     chain_id: str
     parent_chain_id: str
-    def __init__(self, blob_digest: _Optional[str] = ..., media_type: _Optional[str] = ..., diff_id: _Optional[str] = ..., chain_id: _Optional[str] = ..., parent_chain_id: _Optional[str] = ...) -> None: ...
+    follow: bool
+    blob_size: int
+    def __init__(self, blob_digest: _Optional[str] = ..., media_type: _Optional[str] = ..., diff_id: _Optional[str] = ..., chain_id: _Optional[str] = ..., parent_chain_id: _Optional[str] = ..., follow: _Optional[bool] = ..., blob_size: _Optional[int] = ...) -> None: ...
 
 class UnpackProgress(_message.Message):
     __slots__ = ("chain_id", "state", "current", "total", "size")
