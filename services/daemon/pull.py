@@ -12,7 +12,6 @@ import json
 import platform as host_platform
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -176,86 +175,102 @@ class Puller:
             by_digest.setdefault(resolved.layers[i].digest, []).append(i)
 
         q: queue.Queue[tuple[str, Any]] = queue.Queue()
-        pool = ThreadPoolExecutor(max_workers=max(1, len(todo)), thread_name_prefix="unpack")
-        unpacked: dict[int, int] = {}
+        pool = ThreadPoolExecutor(max_workers=max(1, 2 * len(todo)), thread_name_prefix="unpack")
 
-        def unpack(i: int) -> None:
+        def unpack(i: int, follow: bool) -> None:
             layer = resolved.layers[i]
-            parent = resolved.layers[i - 1].chain_id if i > 0 else ""
+            req = executor_pb2.UnpackRequest(
+                blob_digest=layer.digest,
+                media_type=layer.media_type,
+                diff_id=layer.diff_id,
+                chain_id=layer.chain_id,
+                parent_chain_id=resolved.layers[i - 1].chain_id if i > 0 else "",
+                follow=follow,
+                blob_size=layer.size,
+            )
             try:
-                for p in self._track(
-                    self.executor.unpack(
-                        executor_pb2.UnpackRequest(
-                            blob_digest=layer.digest,
-                            media_type=layer.media_type,
-                            diff_id=layer.diff_id,
-                            chain_id=layer.chain_id,
-                            parent_chain_id=parent,
-                        )
-                    )
-                ):
+                for p in self._track(self.executor.unpack(req)):
                     if p.state == executor_pb2.UNPACK_STATE_EXTRACTING:
-                        q.put(("update", LayerUpdate(layer.digest, EXTRACTING, p.current, p.total)))
+                        q.put(("extracting", (i, p.current, p.total)))
                     elif p.state in (
                         executor_pb2.UNPACK_STATE_DONE,
                         executor_pb2.UNPACK_STATE_EXISTS,
                     ):
-                        q.put(("unpacked", (i, p.size)))
+                        q.put(("unpacked", i))
                         return
                 raise errors.Internal(f"executor ended the unpack of {layer.digest} early")
             except BaseException as e:  # noqa: BLE001 - handed to the pulling thread
-                q.put(("error", e))
+                q.put(("unpack failed", (i, follow, e)))
 
         def read_proxy() -> None:
             try:
                 for ev in events:
-                    kind = ev.WhichOneof("event")
-                    if kind == "layer":
-                        lp = ev.layer
-                        if lp.digest not in by_digest:
-                            continue
-                        status = _PROXY_STATES.get(lp.state)
-                        if status is None:
-                            continue
-                        q.put(
-                            (
-                                "update",
-                                LayerUpdate(lp.digest, status, lp.current, lp.total, lp.message),
-                            )
-                        )
-                        if lp.state in (
-                            registry_pb2.LAYER_STATE_DOWNLOADED,
-                            registry_pb2.LAYER_STATE_EXISTS,
-                        ):
-                            for i in by_digest.pop(lp.digest):
-                                pool.submit(unpack, i)
-                    elif kind == "done":
-                        break
-                if by_digest:
-                    missing = ", ".join(sorted(by_digest))
-                    raise errors.Internal(f"registry proxy finished without layers {missing}")
-                q.put(("downloaded", None))
+                    if ev.WhichOneof("event") == "layer":
+                        q.put(("proxy", ev.layer))
+                q.put(("proxy done", None))
             except BaseException as e:  # noqa: BLE001
                 q.put(("error", e))
 
-        reader = threading.Thread(target=read_proxy, name="pull-proxy", daemon=True)
-        reader.start()
+        threading.Thread(target=read_proxy, name="pull-proxy", daemon=True).start()
+        # Each layer is unpacked while it downloads (follow) from its first DOWNLOADING event;
+        # a follow unpack that fails (the proxy restarted the blob from 0, say) is retried
+        # once from the verified blob, and only its second failure fails the pull.
+        started: set[int] = set()
+        retried: set[int] = set()
+        downloaded: set[str] = set()
+        waiting_retry: set[int] = set()
+        unpacked: set[int] = set()
+        proxy_done = False
         try:
-            while len(unpacked) < len(todo):
+            while len(unpacked) < len(todo) or not proxy_done:
                 kind, value = q.get()
                 if kind == "error":
                     raise value
-                if kind == "update":
-                    on_update(value)
+                if kind == "proxy done":
+                    proxy_done = True
+                    missing = set(by_digest) - downloaded
+                    if missing:
+                        raise errors.Internal(
+                            f"registry proxy finished without layers {', '.join(sorted(missing))}"
+                        )
+                elif kind == "proxy":
+                    lp = value
+                    status = _PROXY_STATES.get(lp.state)
+                    if lp.digest not in by_digest or status is None:
+                        continue
+                    on_update(LayerUpdate(lp.digest, status, lp.current, lp.total, lp.message))
+                    done = lp.state in (
+                        registry_pb2.LAYER_STATE_DOWNLOADED,
+                        registry_pb2.LAYER_STATE_EXISTS,
+                    )
+                    if done:
+                        downloaded.add(lp.digest)
+                    for i in by_digest[lp.digest]:
+                        if i not in started and (done or status == DOWNLOADING):
+                            started.add(i)
+                            pool.submit(unpack, i, not done)
+                        elif done and i in waiting_retry:
+                            waiting_retry.discard(i)
+                            pool.submit(unpack, i, False)
+                elif kind == "extracting":
+                    i, current, total = value
+                    if resolved.layers[i].digest in downloaded:
+                        on_update(
+                            LayerUpdate(resolved.layers[i].digest, EXTRACTING, current, total)
+                        )
                 elif kind == "unpacked":
-                    i, size = value
-                    unpacked[i] = size
-                    on_update(LayerUpdate(resolved.layers[i].digest, PULL_COMPLETE))
-            reader.join()
-            while not q.empty():
-                kind, value = q.get()
-                if kind == "error":
-                    raise value
+                    unpacked.add(value)
+                    on_update(LayerUpdate(resolved.layers[value].digest, PULL_COMPLETE))
+                elif kind == "unpack failed":
+                    i, follow, err = value
+                    if not follow or i in retried or isinstance(err, errors.Cancelled):
+                        raise err
+                    log.info("unpack while downloading failed, retrying", error=str(err))
+                    retried.add(i)
+                    if resolved.layers[i].digest in downloaded:
+                        pool.submit(unpack, i, False)
+                    else:
+                        waiting_retry.add(i)
         finally:
             self.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
@@ -295,7 +310,3 @@ class Puller:
             layers=layers,
             platform=r.platform,
         )
-
-
-def now() -> float:
-    return time.time()
