@@ -42,15 +42,16 @@ def pull(ctx: Context, args: argparse.Namespace) -> int:
     tty = ctx.stdout.isatty()
     progress = PullProgress(ctx.stdout, tty, terminal_width(ctx.stdout) if tty else 0)
     result: daemon_pb2.PullResult | None = None
-    started = False
+    # Shown once the daemon answers, so a rejected pull prints only its error.
+    pending_header = "" if quiet else header(ref)
     call = ctx.daemon.images.Pull(req)
     try:
         with ctx.daemon.calls():
             for event in call:
                 kind = event.WhichOneof("event")
-                if not started and not quiet and header(ref):
-                    progress.message(header(ref))
-                started = True
+                if pending_header:
+                    progress.message(pending_header)
+                    pending_header = ""
                 if kind == "layers" and not quiet:
                     for layer in event.layers.layers:
                         progress.layer(layer, initial=True)
