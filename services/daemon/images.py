@@ -182,7 +182,9 @@ class ImageService:
         data: dict[str, Any] = json.loads(self.content.read(img.id))
         return data
 
-    def list(self, all_: bool, filter_ref: str) -> list[ImageRecord]:
+    def list(self, filter_ref: str) -> list[ImageRecord]:
+        """Every image (untagged ones show as <none>), or those a REPO[:TAG] names. Docker's
+        `-a` also shows intermediate build images; pulled images have none."""
         images = self.store.images()
         if filter_ref:
             ref = reference.parse(filter_ref, default_tag=False)
@@ -191,10 +193,6 @@ class ImageService:
                 for img in images
                 if any(n == ref.name and (not ref.tag or t == ref.tag) for n, t in img.tags)
             ]
-        elif not all_:
-            # Untagged images still show (as <none>) when nothing else names them; "all" adds
-            # nothing more until images have parents (build), kept for docker's flag.
-            pass
         return images
 
     def inspect(self, refs: list[str]) -> list[str]:

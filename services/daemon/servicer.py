@@ -138,7 +138,7 @@ class ImagesServicer(daemon_pb2_grpc.ImagesServicer):
         self, request: daemon_pb2.ListImagesRequest, context: grpc.ServicerContext
     ) -> daemon_pb2.ListImagesResponse:
         out = []
-        for img in self.images.list(request.all, request.reference):
+        for img in self.images.list(request.reference):
             out.append(
                 daemon_pb2.ImageSummary(
                     id=img.id,
