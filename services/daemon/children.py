@@ -38,6 +38,17 @@ class Child:
     name: str
     address: str
     proc: subprocess.Popen[bytes]
+    argv: list[str]
+    restarts: int = 0
+
+    def exited(self) -> int | None:
+        return self.proc.poll()
+
+    def respawn(self) -> None:
+        """Starts the child again after it died (same argv and address)."""
+        new = _spawn(self.name, self.argv, self.address)
+        self.proc = new.proc
+        self.restarts += 1
 
     def stop(self) -> None:
         if self.proc.poll() is not None:
@@ -64,7 +75,7 @@ def _spawn(name: str, argv: list[str], address: str) -> Child:
     proc = subprocess.Popen(  # noqa: S603 - our own entry points
         argv, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
     )
-    child = Child(name, address, proc)
+    child = Child(name, address, proc, argv)
     ch = server.channel(address)
     try:
         if not server.wait_healthy(ch, START_TIMEOUT, alive=lambda: proc.poll() is None):

@@ -39,6 +39,7 @@ class Daemon:
     stop: threading.Event = field(default_factory=threading.Event)
     hup: threading.Event = field(default_factory=threading.Event)
     cleanups: list[Any] = field(default_factory=list)
+    children: list[children.Child] = field(default_factory=list)
 
     def trap_signals(self) -> None:
         def on_stop(signum: int, _frame: Any) -> None:
@@ -103,12 +104,14 @@ class Daemon:
         proxy_addr, executor_addr = cfg.registry_proxy, cfg.executor
         if not executor_addr:
             child = children.start_executor(cfg)
+            self.children.append(child)
             self.cleanups.append(child.stop)
             executor_addr = child.address
         if self.stop.is_set():
             return 0
         if not proxy_addr:
             child = children.start_registry_proxy(cfg, content.root)
+            self.children.append(child)
             self.cleanups.append(child.stop)
             proxy_addr = child.address
         if self.stop.is_set():
@@ -156,11 +159,25 @@ class Daemon:
             if self.hup.is_set():
                 self.hup.clear()
                 self.reload()
+            self.supervise()
         engine.stop_accepting()
         events.close()
         srv.stop(SHUTDOWN_GRACE)
         log.info("daemon stopped")
         return 0
+
+    def supervise(self) -> None:
+        """Starts again a child service that died (a crash must not leave the API half-dead);
+        requests in flight to it fail with UNAVAILABLE and clients retry."""
+        for child in self.children:
+            code = child.exited()
+            if code is None or self.stop.is_set():
+                continue
+            log.error("child exited unexpectedly, restarting", child=child.name, code=code)
+            try:
+                child.respawn()
+            except errors.CaissonError as e:
+                log.error("child restart failed", child=child.name, error=str(e))
 
     def cleanup(self) -> None:
         for fn in reversed(self.cleanups):

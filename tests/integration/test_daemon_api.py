@@ -237,3 +237,24 @@ def test_tag_to_a_digest_or_unknown_source_fails(daemon: Daemon, catalog: Catalo
     fails(daemon.cli("tag", "nope:latest", "x:y"), "No such image")
     ok(daemon.cli("pull", catalog.ref("test/busybox")))
     fails(daemon.cli("tag", catalog.ref("test/busybox"), "x@sha256:" + "a" * 64), "digest")
+
+
+def test_a_child_service_that_dies_is_restarted(daemon: Daemon, catalog: Catalog) -> None:
+    from tests.support.processes import cmdline, descendants
+
+    proxies = [p for p in descendants(daemon.pid) if "registry_proxy" in cmdline(p)]
+    assert len(proxies) == 1, [cmdline(p) for p in descendants(daemon.pid)]
+    os.kill(proxies[0], signal.SIGKILL)
+
+    def restarted() -> bool:
+        now = [p for p in descendants(daemon.pid) if "registry_proxy" in cmdline(p)]
+        return bool(now) and now != proxies
+
+    wait_for(restarted, 60, interval=0.2, what="the registry proxy to be restarted")
+    wait_for(
+        lambda: daemon.cli("pull", catalog.ref("test/busybox")).code == 0,
+        60,
+        interval=0.5,
+        what="a pull through the restarted proxy",
+    )
+    daemon.children = descendants(daemon.pid)
