@@ -13,7 +13,12 @@ LEVELS = ("debug", "info", "warning", "error")
 
 def configure(level: str = "info", json: bool = False, service: str = "") -> None:
     lvl = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(stream=sys.stderr, level=lvl, format="%(message)s")
+    # Libraries (urllib3, grpc) log through stdlib logging: same one-line key=value shape.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_StdlibFormatter(json, service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(lvl)
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
@@ -35,6 +40,32 @@ def configure(level: str = "info", json: bool = False, service: str = "") -> Non
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+class _StdlibFormatter(logging.Formatter):
+    def __init__(self, json: bool, service: str) -> None:
+        super().__init__()
+        self.json = json
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        import datetime
+        import json as jsonlib
+
+        fields = {
+            "ts": datetime.datetime.fromtimestamp(record.created, datetime.UTC)
+            .isoformat()
+            .replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        if record.exc_info:
+            fields["exception"] = self.formatException(record.exc_info)
+        if self.json:
+            return jsonlib.dumps(fields)
+        return " ".join(f"{k}={v!r}" for k, v in fields.items() if v)
 
 
 def _add_service(service: str) -> Any:
