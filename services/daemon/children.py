@@ -142,6 +142,10 @@ def start_registry_proxy(cfg: Config, content_root: str) -> Child:
         os.chown(run_dir, user.pw_uid, user.pw_gid)
         os.chmod(run_dir, 0o700)
     address = f"unix://{run_dir}/proxy.sock"
+    return _spawn("registry proxy", registry_proxy_argv(cfg, content_root, address), address)
+
+
+def registry_proxy_argv(cfg: Config, content_root: str, address: str) -> list[str]:
     argv = _entry("caisson.registry_proxy.main") + [
         "--listen",
         address,
@@ -155,11 +159,12 @@ def start_registry_proxy(cfg: Config, content_root: str) -> Child:
         argv += ["--insecure-registry", reg]
     for mirror in cfg.registry_mirrors:
         argv += ["--registry-mirror", mirror]
+    user = proxy_user(cfg)
     if user is not None:
         # It drops to the user itself once its code is loaded: the interpreter and the
         # installed code may not be readable by that user (a venv under /root).
         argv += ["--user", user.pw_name]
-    return _spawn("registry proxy", argv, address)
+    return argv
 
 
 def start_executor(cfg: Config) -> Child:

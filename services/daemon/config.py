@@ -17,7 +17,9 @@ from caisson import errors
 DEFAULT_CONFIG_FILE = "/etc/caisson/daemon.json"
 DEFAULT_HOST = "unix:///run/caisson/caisson.sock"
 # Keys a SIGHUP re-reads from the config file; everything else needs a restart.
-RELOADABLE = ("log_level", "max_concurrent_downloads")
+RELOADABLE = ("log_level", "max_concurrent_downloads", "insecure_registries", "registry_mirrors")
+# Of those, the keys the registry proxy was started with: it is restarted to apply them.
+PROXY_KEYS = ("insecure_registries", "registry_mirrors")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ class Daemon:
     hup: threading.Event = field(default_factory=threading.Event)
     cleanups: list[Any] = field(default_factory=list)
     children: list[children.Child] = field(default_factory=list)
+    proxy_child: children.Child | None = None
+    proxy_restart_pending: bool = False
+    engine: Engine | None = None
 
     def trap_signals(self) -> None:
         def on_stop(signum: int, _frame: Any) -> None:
@@ -51,11 +54,20 @@ class Daemon:
         signal.signal(signal.SIGHUP, lambda *_: self.hup.set())
 
     def reload(self) -> None:
+        old = self.cfg
         try:
             self.cfg = config.reload(self.cfg)
         except errors.CaissonError as e:
             log.error("config reload failed, keeping the current settings", error=str(e))
             return
+        changed = [k for k in config.PROXY_KEYS if getattr(old, k) != getattr(self.cfg, k)]
+        if changed and self.proxy_child is not None:
+            # Applied by restarting the registry proxy once no pull is running.
+            self.proxy_restart_pending = True
+        elif changed:
+            log.warning(
+                "registry settings changed but the registry proxy is not ours", keys=changed
+            )
         logs.configure(self.cfg.log_level, self.cfg.log_format == "json", "daemon")
         log.info(
             "config reloaded",
@@ -112,6 +124,7 @@ class Daemon:
         if not proxy_addr:
             child = children.start_registry_proxy(cfg, content.root)
             self.children.append(child)
+            self.proxy_child = child
             self.cleanups.append(child.stop)
             proxy_addr = child.address
         if self.stop.is_set():
@@ -124,6 +137,7 @@ class Daemon:
 
         events = Events(store)
         engine = Engine(events)
+        self.engine = engine
         images = ImageService(
             store, content, engine, proxy, executor, lambda: self.cfg.max_concurrent_downloads
         )
@@ -160,6 +174,7 @@ class Daemon:
                 self.hup.clear()
                 self.reload()
             self.supervise()
+            self.apply_proxy_settings()
         engine.stop_accepting()
         events.close()
         srv.stop(SHUTDOWN_GRACE)
@@ -178,6 +193,27 @@ class Daemon:
                 child.respawn()
             except errors.CaissonError as e:
                 log.error("child restart failed", child=child.name, error=str(e))
+
+    def apply_proxy_settings(self) -> None:
+        child = self.proxy_child
+        if not self.proxy_restart_pending or child is None or self.engine is None:
+            return
+        if any(job.name == "pull" for job in self.engine.running):
+            return
+        self.proxy_restart_pending = False
+        content_root = os.path.join(self.cfg.data_root, "content")
+        child.argv = children.registry_proxy_argv(self.cfg, content_root, child.address)
+        child.stop()
+        try:
+            child.respawn()
+        except errors.CaissonError as e:
+            log.error("registry proxy restart failed", error=str(e))
+            return
+        log.info(
+            "registry proxy restarted with new settings",
+            insecure_registries=list(self.cfg.insecure_registries),
+            registry_mirrors=list(self.cfg.registry_mirrors),
+        )
 
     def cleanup(self) -> None:
         for fn in reversed(self.cleanups):

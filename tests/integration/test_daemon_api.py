@@ -178,14 +178,35 @@ def _max_downloads(daemon: Daemon) -> str:
     raise AssertionError("info shows no max concurrent downloads")
 
 
+def _proxy_pids(daemon: Daemon) -> list[int]:
+    from tests.support.processes import cmdline, descendants
+
+    return [p for p in descendants(daemon.pid) if "registry_proxy" in cmdline(p)]
+
+
 def test_sighup_reloads_reloadable_keys(daemon: Daemon) -> None:
     assert _max_downloads(daemon) == "3"
+    proxy_before = _proxy_pids(daemon)
     with open(daemon.config_file, "w") as f:
-        json.dump({"max-concurrent-downloads": 5, "data-root": "/elsewhere"}, f)
+        json.dump(
+            {
+                "max-concurrent-downloads": 5,
+                "data-root": "/elsewhere",
+                "insecure-registries": ["reload.test:5000"],
+            },
+            f,
+        )
     os.kill(daemon.pid, signal.SIGHUP)
     wait_for(lambda: _max_downloads(daemon) == "5", 30, interval=0.2, what="the reload")
     # A key that needs a restart is not applied.
     assert daemon.data_root in ok(daemon.cli("info")).out
+    assert "reload.test:5000" in ok(daemon.cli("info")).out
+    # The registry proxy is started again with the new registry settings.
+    wait_for(lambda: _proxy_pids(daemon) not in ([], proxy_before), 60, what="a new registry proxy")
+    from tests.support.processes import cmdline
+
+    assert "reload.test:5000" in cmdline(_proxy_pids(daemon)[0])
+    daemon.children = _proxy_pids(daemon) + daemon.children
 
 
 def test_events_record_jobs_and_image_actions(daemon: Daemon, catalog: Catalog) -> None:
@@ -240,14 +261,14 @@ def test_tag_to_a_digest_or_unknown_source_fails(daemon: Daemon, catalog: Catalo
 
 
 def test_a_child_service_that_dies_is_restarted(daemon: Daemon, catalog: Catalog) -> None:
-    from tests.support.processes import cmdline, descendants
+    from tests.support.processes import descendants
 
-    proxies = [p for p in descendants(daemon.pid) if "registry_proxy" in cmdline(p)]
-    assert len(proxies) == 1, [cmdline(p) for p in descendants(daemon.pid)]
+    proxies = _proxy_pids(daemon)
+    assert len(proxies) == 1
     os.kill(proxies[0], signal.SIGKILL)
 
     def restarted() -> bool:
-        now = [p for p in descendants(daemon.pid) if "registry_proxy" in cmdline(p)]
+        now = _proxy_pids(daemon)
         return bool(now) and now != proxies
 
     wait_for(restarted, 60, interval=0.2, what="the registry proxy to be restarted")
