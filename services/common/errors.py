@@ -87,9 +87,17 @@ def from_rpc_error(err: grpc.RpcError, service: str = "") -> CaissonError:
     """The domain error for a status received from another service."""
     code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
     details = err.details() if hasattr(err, "details") else str(err)
-    if code == grpc.StatusCode.UNAVAILABLE and service and not details.startswith(service):
+    if code == grpc.StatusCode.UNAVAILABLE and service and _transport_failure(details):
+        # The service itself is unreachable, not something it reported as unavailable.
         details = f"{service} unavailable: {details}"
     return _BY_CODE.get(code, Internal)(details or str(code))
+
+
+def _transport_failure(details: str) -> bool:
+    d = details.lower()
+    return any(
+        s in d for s in ("failed to connect", "socket closed", "connection reset", "connect failed")
+    )
 
 
 def from_os_error(err: OSError, what: str) -> CaissonError:
