@@ -8,7 +8,7 @@ from typing import Any
 
 from google.protobuf import empty_pb2
 
-from caisson import __version__
+from caisson import __version__, platforms
 from caisson.cli import output, template
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError
@@ -16,18 +16,16 @@ from caisson_api.daemon.v1 import daemon_pb2
 
 # The API this client speaks: the version part of the daemon proto package (caisson.daemon.v1).
 API_VERSION = daemon_pb2.DESCRIPTOR.package.rsplit(".", 1)[-1]
-_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
 _COLUMN = 20
 
 
 def client_facts() -> dict[str, str]:
-    machine = platform.machine()
     return {
         "Version": __version__,
         "ApiVersion": API_VERSION,
         "PythonVersion": platform.python_version(),
         "Os": platform.system().lower(),
-        "Arch": _GOARCH.get(machine, machine),
+        "Arch": platforms.host().architecture,
     }
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform as host_platform
 import queue
 import threading
 from collections.abc import Callable
@@ -100,11 +99,6 @@ def parse_platform(text: str) -> registry_pb2.Platform:
     return registry_pb2.Platform(
         os=parts[0], architecture=parts[1], variant=parts[2] if len(parts) == 3 else ""
     )
-
-
-def host_arch() -> str:
-    m = host_platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(m, m)
 
 
 class Puller:

@@ -10,12 +10,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from caisson import __version__, errors
+from caisson import __version__, errors, platforms
 from caisson.content import ContentStore
 from caisson.daemon.clients import Executor, RegistryProxy
 from caisson.daemon.config import Config
 from caisson.daemon.engine import Engine
-from caisson.daemon.pull import host_arch
 from caisson.daemon.store import Store, StoredEvent
 from caisson_api.registry.v1 import registry_pb2
 
@@ -67,7 +66,7 @@ class SystemService:
             "api_version": API_VERSION,
             "python_version": platform.python_version(),
             "os": platform.system().lower(),
-            "arch": host_arch(),
+            "arch": platforms.host().architecture,
         }
 
     def info(self) -> dict[str, Any]:
@@ -91,7 +90,7 @@ class SystemService:
             "cgroup_mode": cgroup_mode,
             "version": __version__,
             "os": platform.system().lower(),
-            "arch": host_arch(),
+            "arch": platforms.host().architecture,
             "pid": os.getpid(),
             "jobs_running": len(self.engine.running),
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from caisson.registry_proxy.platforms import Platform
+from caisson.platforms import Platform
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from caisson import errors, logs
 from caisson.content import ContentStore
+from caisson.platforms import Platform
 from caisson.reference import Reference
 from caisson.registry_proxy.auth import ANONYMOUS, Credentials
 from caisson.registry_proxy.blobs import BlobFetcher
@@ -31,7 +32,6 @@ from caisson.registry_proxy.events import (
     LayerState,
     Resolved,
 )
-from caisson.registry_proxy.platforms import Platform
 from caisson.registry_proxy.resolve import Resolver
 
 log = logs.get("caisson.registry_proxy")

@@ -12,13 +12,13 @@ import hashlib
 import json
 from typing import Any
 
-from caisson import errors
+from caisson import errors, platforms
 from caisson.content import ContentStore
+from caisson.platforms import Platform
 from caisson.reference import Reference, is_sha256
-from caisson.registry_proxy import mediatypes, platforms
+from caisson.registry_proxy import mediatypes
 from caisson.registry_proxy.distribution import Repository
 from caisson.registry_proxy.events import Descriptor, Resolved
-from caisson.registry_proxy.platforms import Platform
 
 MAX_CONFIG = 32 * 1024 * 1024
 

@@ -11,8 +11,7 @@ import grpc
 from google.protobuf import empty_pb2
 
 import caisson
-from caisson import errors, reference
-from caisson.registry_proxy import platforms
+from caisson import errors, platforms, reference
 from caisson.registry_proxy.auth import Credentials
 from caisson.registry_proxy.distribution import Registry
 from caisson.registry_proxy.events import Descriptor, Done, Event, LayerProgress, Resolved

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from caisson.content import ContentStore
+from caisson.platforms import Platform
 from caisson.reference import parse
 from caisson.registry_proxy.auth import ANONYMOUS, Credentials
 from caisson.registry_proxy.distribution import Registry
 from caisson.registry_proxy.events import Event
 from caisson.registry_proxy.hosts import Hosts
-from caisson.registry_proxy.platforms import Platform
 from caisson.registry_proxy.pull import Puller
 from caisson.registry_proxy.retry import RetryPolicy
 

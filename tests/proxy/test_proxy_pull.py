@@ -8,8 +8,8 @@ import pytest
 
 from caisson import errors
 from caisson.content import ContentStore
+from caisson.platforms import Platform
 from caisson.registry_proxy.events import Done, Event, LayerProgress, LayerState, Resolved
-from caisson.registry_proxy.platforms import Platform
 
 from .conftest import Pulls
 from .registry_env import Distribution, FaultProxy, Pushed, Pusher, layer, sha256

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from caisson import errors
-from caisson.registry_proxy import platforms
-from caisson.registry_proxy.platforms import Platform
+from caisson import errors, platforms
+from caisson.platforms import Platform
 
 
 def entry(digest: str, arch: str, variant: str = "", os_: str = "linux") -> dict[str, Any]:
