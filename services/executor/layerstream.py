@@ -120,6 +120,8 @@ class LayerStream:
             while not self._stop.is_set():
                 try:
                     data = read(CHUNK)
+                except errors.CaissonError:
+                    raise  # from the blob itself (a followed download that failed, cancel)
                 except Exception as e:  # noqa: BLE001 - whatever the decoder raises
                     raise DecodeError(f"{self.compression}: {e}") from e
                 if not data:

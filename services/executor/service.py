@@ -3,6 +3,7 @@ codes in caisson.server's interceptor)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import grpc
@@ -47,8 +48,15 @@ class ExecutorService(executor_pb2_grpc.ExecutorServicer):
             diff_id=request.diff_id,
             chain_id=request.chain_id,
             parent_chain_id=request.parent_chain_id,
+            follow=request.follow,
+            blob_size=request.blob_size,
         )
-        for p in self.snapshots.unpack(req):
+        # Set when the call ends for any reason, the client's cancel included: an unpack that
+        # follows a download stops once no caller wants it.
+        gone = threading.Event()
+        if not context.add_callback(gone.set):
+            gone.set()  # the call has already ended
+        for p in self.snapshots.unpack(req, gone):
             yield _progress(p)
 
     def ListSnapshots(

@@ -10,6 +10,10 @@ snapshot dir that exists is whole. Temp dirs left by a crash are removed at star
 layer is unpacked independently into an empty dir (whiteouts in overlayfs form), so the layers
 of an image can be unpacked concurrently and stacked later as lowerdir=top:...:base. Snapshots
 are shared between images; concurrent requests for one chain id share one unpack.
+
+A request may `follow` a blob the registry proxy is still downloading (see follow.py): the
+layer is unpacked as its bytes arrive. Such an unpack is cancelled once every caller watching it
+has gone away (the pull it served failed): otherwise it would wait for bytes that never come.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import BinaryIO, cast
 
 from caisson import errors, logs
 from caisson.content import ContentStore
+from caisson.executor.follow import GrowingBlob
 from caisson.executor.rmtree import remove_quietly
 from caisson.executor.syscalls import RealSyscalls, Syscalls
 from caisson.executor.unpack import Layer, unpack_layer
@@ -59,6 +65,8 @@ class UnpackRequest:
     diff_id: str
     chain_id: str
     parent_chain_id: str = ""
+    follow: bool = False  # read the blob while it is downloaded, up to blob_size bytes
+    blob_size: int = 0
 
     def check(self) -> None:
         for field, value in (
@@ -76,6 +84,10 @@ class UnpackRequest:
                 f"chain id {self.chain_id} does not follow from parent "
                 f"{self.parent_chain_id or '(none)'} and diff id {self.diff_id}: "
                 f"expected {expected}"
+            )
+        if self.follow and self.blob_size <= 0:
+            raise errors.InvalidArgument(
+                f"following layer {self.blob_digest} needs its blob size, got {self.blob_size}"
             )
 
 
@@ -107,6 +119,33 @@ class _Job:
         self.finished = False
         self.cond = threading.Condition()
         self.thread: threading.Thread | None = None
+        # Each watcher's cancel event (None: watches for good); see abandoned().
+        self.watchers: list[threading.Event | None] = []
+        self._abandoned = False
+
+    def join(self, cancel: threading.Event | None) -> bool:
+        """Adds a watcher; False when the job is being cancelled for want of watchers."""
+        with self.cond:
+            if self._is_abandoned():
+                return False
+            self.watchers.append(cancel)
+            return True
+
+    def abandoned(self) -> bool:
+        """A follow job is abandoned once all its watchers have cancelled: it may be waiting
+        for a download that failed. Final, so no new watcher joins a job being cancelled."""
+        with self.cond:
+            return self._is_abandoned()
+
+    def _is_abandoned(self) -> bool:
+        if not self._abandoned and self.req.follow and self.watchers:
+            self._abandoned = all(w is not None and w.is_set() for w in self.watchers)
+        return self._abandoned
+
+    def wait(self) -> None:
+        with self.cond:
+            while not self.finished:
+                self.cond.wait()
 
     def set_current(self, n: int) -> None:
         self.current = n  # read by watchers every PROGRESS_INTERVAL; no lock needed
@@ -210,30 +249,45 @@ class Snapshotter:
         return [n for n in names if is_sha256("sha256:" + n)]
 
     # -- changes ----------------------------------------------------------------------------
-    def unpack(self, req: UnpackRequest) -> Iterator[Progress]:
+    def unpack(
+        self, req: UnpackRequest, cancel: threading.Event | None = None
+    ) -> Iterator[Progress]:
         """Starts unpacking the layer into the snapshot `req.chain_id` (errors in the request
         raise here) and returns its progress: EXTRACTING now and then, then DONE; or EXISTS
         at once when the snapshot is already there. A caller asking for a chain id being
-        unpacked watches that unpack. The unpack goes on if the caller stops watching."""
+        unpacked watches that unpack, follow or not (both make the same snapshot). The caller
+        sets `cancel` when it no longer wants the snapshot: an unpack that follows a download
+        stops when all its watchers have; any other goes on."""
         req.check()
-        with self._lock:
-            job = self._jobs.get(req.chain_id)
-            if job is None:
-                if self.exists(req.chain_id):
-                    size = self.get(req.chain_id).size
-                    return iter([Progress(req.chain_id, State.EXISTS, size=size)])
-                if self._closing.is_set():
-                    raise errors.Unavailable("executor is stopping")
-                if not self.content.exists(req.blob_digest):
-                    raise errors.NotFound(f"blob {req.blob_digest} not found in the content store")
-                job = _Job(req)
-                job.total = self.content.size(req.blob_digest)
-                job.thread = threading.Thread(
-                    target=self._run, args=(job,), name=f"unpack-{req.chain_id[7:19]}"
-                )
-                self._jobs[req.chain_id] = job
-                job.thread.start()
+        while True:
+            with self._lock:
+                job = self._jobs.get(req.chain_id)
+                if job is None:
+                    if self.exists(req.chain_id):
+                        size = self.get(req.chain_id).size
+                        return iter([Progress(req.chain_id, State.EXISTS, size=size)])
+                    job = self._start(req)
+                if job.join(cancel):
+                    break
+            job.wait()  # an abandoned follow job: let it clean up, then start afresh
         return self._watch(job)
+
+    def _start(self, req: UnpackRequest) -> _Job:
+        if self._closing.is_set():
+            raise errors.Unavailable("executor is stopping")
+        job = _Job(req)
+        if req.follow:
+            job.total = req.blob_size
+        elif self.content.exists(req.blob_digest):
+            job.total = self.content.size(req.blob_digest)
+        else:
+            raise errors.NotFound(f"blob {req.blob_digest} not found in the content store")
+        job.thread = threading.Thread(
+            target=self._run, args=(job,), name=f"unpack-{req.chain_id[7:19]}"
+        )
+        self._jobs[req.chain_id] = job
+        job.thread.start()
+        return job
 
     def _watch(self, job: _Job) -> Iterator[Progress]:
         yield Progress(job.req.chain_id, State.EXTRACTING, 0, job.total)
@@ -257,13 +311,13 @@ class Snapshotter:
         """Unpacks into a temp dir and renames it to the snapshot: (size, already existed)."""
         req = job.req
         started = time.monotonic()
-        log.info("unpacking", chain_id=req.chain_id, layer=req.blob_digest)
+        log.info("unpacking", chain_id=req.chain_id, layer=req.blob_digest, follow=req.follow)
         tmp = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=self.root)
         try:
             fs = os.path.join(tmp, "fs")
             os.mkdir(fs, 0o755)
             os.chmod(fs, 0o755)  # whatever the umask; a "./" entry sets its own
-            with self.content.open(req.blob_digest) as blob:
+            with self._open_blob(job) as blob:
                 done = unpack_layer(
                     blob,
                     Layer(req.blob_digest, req.media_type, req.diff_id),
@@ -287,11 +341,24 @@ class Snapshotter:
             chain_id=req.chain_id,
             layer=req.blob_digest,
             compression=done.compression,
+            follow=req.follow,
             size=done.size,
             seconds=round(seconds, 3),
             mb_per_s=round(job.total / max(seconds, 1e-9) / 1e6, 1),
         )
         return done.size, exists
+
+    def _open_blob(self, job: _Job) -> BinaryIO:
+        req = job.req
+        if not req.follow:
+            return self.content.open(req.blob_digest)
+        blob = GrowingBlob(
+            self.content,
+            req.blob_digest,
+            req.blob_size,
+            cancelled=lambda: self._closing.is_set() or job.abandoned(),
+        )
+        return cast(BinaryIO, blob)  # read/readinto/seek: all the layer stream uses
 
     def _commit(self, tmp: str, chain_id: str) -> bool:
         """Renames the complete temp dir to the snapshot; False when one appeared meanwhile."""

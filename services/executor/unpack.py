@@ -50,9 +50,11 @@ def unpack_layer(
     root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         stream = LayerStream(blob, cancelled)
-    except errors.InvalidArgument as e:
+    except BaseException as e:
         os.close(root_fd)
-        raise errors.InvalidArgument(f"layer {digest}: {e}") from None
+        if isinstance(e, errors.InvalidArgument) and digest not in str(e):
+            raise errors.InvalidArgument(f"layer {digest}: {e}") from None
+        raise  # reading the first bytes of a followed blob can fail or be cancelled
     try:
         claimed = compression_of_media_type(layer.media_type)
         if claimed and claimed != stream.compression:
