@@ -18,7 +18,7 @@ import grpc
 import pytest
 
 from caisson import errors, server
-from caisson.cli import auth, config, main
+from caisson.cli import app, auth, config
 from caisson.cli.errors import CLIError
 from caisson_api.daemon.v1 import daemon_pb2, daemon_pb2_grpc
 
@@ -142,7 +142,7 @@ def login_daemon() -> Iterator[tuple[str, FakeSystem]]:
 
 def run(host: str, cfg: Path, *argv: str, stdin: str = "") -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = main.run(
+    code = app.run(
         ["-H", host, "--config", str(cfg), *argv],
         stdin=io.StringIO(stdin),
         stdout=out,

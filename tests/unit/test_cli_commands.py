@@ -24,7 +24,7 @@ import pytest
 from google.protobuf import empty_pb2
 
 from caisson import errors, server
-from caisson.cli import main
+from caisson.cli import app
 from caisson_api.daemon.v1 import daemon_pb2, daemon_pb2_grpc
 
 S = daemon_pb2.LayerStatus
@@ -83,6 +83,11 @@ class Fake:
     events: list[daemon_pb2.Event] = field(default_factory=list)
     error: Exception | None = None
 
+    def notice_end(self, context: grpc.ServicerContext) -> None:
+        """Sets `cancelled` when the client goes away (at once if it already has)."""
+        if not context.add_callback(self.cancelled.set):
+            self.cancelled.set()
+
 
 class FakeImages(daemon_pb2_grpc.ImagesServicer):
     def __init__(self, fake: Fake) -> None:
@@ -98,7 +103,7 @@ class FakeImages(daemon_pb2_grpc.ImagesServicer):
         if request.reference == "nosuch":
             raise errors.NotFound("pull access denied for nosuch, repository does not exist")
         if self.fake.hang:
-            context.add_callback(self.fake.cancelled.set)
+            self.fake.notice_end(context)
             yield self.fake.pull_events[0]
             self.fake.cancelled.wait(30)
             return
@@ -170,9 +175,10 @@ class FakeSystem(daemon_pb2_grpc.SystemServicer):
 
     def Events(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         self.fake.requests.append(request)
+        if self.fake.hang:
+            self.fake.notice_end(context)
         yield from self.fake.events
         if self.fake.hang:
-            context.add_callback(self.fake.cancelled.set)
             self.fake.cancelled.wait(30)
 
     def Login(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -193,7 +199,7 @@ class FakeDaemon:
         """The CLI in-process; returns (exit code, stdout, stderr)."""
         out, err = io.StringIO(), io.StringIO()
         env = {"CAISSON_CONFIG": self.config_dir}
-        code = main.run(
+        code = app.run(
             ["-H", self.host, *argv], stdin=io.StringIO(stdin), stdout=out, stderr=err, environ=env
         )
         return code, out.getvalue(), err.getvalue()
@@ -580,7 +586,7 @@ def test_daemon_down_on_tcp(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     out, err = io.StringIO(), io.StringIO()
-    code = main.run(["-H", f"tcp://127.0.0.1:{port}", "info"], stdout=out, stderr=err, environ={})
+    code = app.run(["-H", f"tcp://127.0.0.1:{port}", "info"], stdout=out, stderr=err, environ={})
     assert code == 1
     assert err.getvalue() == (
         f"Cannot connect to the Caisson daemon at tcp://127.0.0.1:{port}. Is the daemon running?\n"
@@ -607,7 +613,7 @@ def test_daemons_own_unavailable_is_an_error_response(fake_daemon: FakeDaemon) -
 )
 def test_usage_errors_exit_125(argv: list[str], message: str, see: str) -> None:
     out, err = io.StringIO(), io.StringIO()
-    assert main.run(argv, stdout=out, stderr=err, environ={}) == 125
+    assert app.run(argv, stdout=out, stderr=err, environ={}) == 125
     first, second = err.getvalue().splitlines()
     assert first.startswith(f"caisson: {message}") and first.endswith(".")
     assert second == f"See '{see} --help'."
@@ -621,16 +627,16 @@ def test_usage_error_from_the_real_command() -> None:
 
 def test_version_flag_and_help() -> None:
     out = io.StringIO()
-    assert main.run(["--version"], stdout=out, environ={}) == 0
+    assert app.run(["--version"], stdout=out, environ={}) == 0
     assert out.getvalue() == "Caisson version 0.1.0\n"
     out = io.StringIO()
-    assert main.run(["-v"], stdout=out, environ={}) == 0
+    assert app.run(["-v"], stdout=out, environ={}) == 0
     out = io.StringIO()
-    assert main.run(["pull", "--help"], stdout=out, environ={}) == 0
+    assert app.run(["pull", "--help"], stdout=out, environ={}) == 0
     assert "--platform" in out.getvalue()
 
 
 def test_host_from_environment(fake_daemon: FakeDaemon) -> None:
     out, err = io.StringIO(), io.StringIO()
     env = {"CAISSON_HOST": fake_daemon.host, "CAISSON_CONFIG": fake_daemon.config_dir}
-    assert main.run(["images", "-q"], stdout=out, stderr=err, environ=env) == 0
+    assert app.run(["images", "-q"], stdout=out, stderr=err, environ=env) == 0

@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from caisson import server
-from caisson.cli import client, main
+from caisson.cli import app, client
 from caisson.cli.errors import CLIError, UsageError
 from caisson_api.daemon.v1 import daemon_pb2, daemon_pb2_grpc
 from tests.support.certs import self_signed
@@ -60,7 +60,7 @@ def tls_daemon(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def run(argv: list[str], environ: dict[str, str]) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = main.run(argv, stdout=out, stderr=err, environ=environ)
+    code = app.run(argv, stdout=out, stderr=err, environ=environ)
     return code, out.getvalue(), err.getvalue()
 
 
