@@ -87,9 +87,9 @@ def render_event(event: daemon_pb2.Event) -> str:
 
 
 def events(ctx: Context, args: argparse.Namespace) -> int:
-    req = daemon_pb2.EventsRequest(
-        since=args.since or 0.0, until=args.until or 0.0, filters=args.filter
-    )
+    req = daemon_pb2.EventsRequest(until=args.until or 0.0, filters=args.filter)
+    if args.since is not None:  # `--since 0` is the epoch: everything in the log
+        req.since = args.since
     tmpl = template.Template(args.format) if args.format and args.format != "json" else None
     call = ctx.daemon.system.Events(req)
     try:

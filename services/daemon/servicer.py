@@ -224,7 +224,10 @@ class SystemServicer(daemon_pb2_grpc.SystemServicer):
         self, request: daemon_pb2.EventsRequest, context: grpc.ServicerContext
     ) -> Iterator[daemon_pb2.Event]:
         for ev in self.system.events(
-            request.since, request.until, list(request.filters), context.is_active
+            request.since if request.HasField("since") else None,
+            request.until,
+            list(request.filters),
+            context.is_active,
         ):
             yield daemon_pb2.Event(
                 type=ev.type,

@@ -16,9 +16,11 @@ from caisson.daemon.clients import Executor, RegistryProxy
 from caisson.daemon.config import Config
 from caisson.daemon.engine import Engine
 from caisson.daemon.store import Store, StoredEvent
+from caisson_api.daemon.v1 import daemon_pb2
 from caisson_api.registry.v1 import registry_pb2
 
-API_VERSION = "1.0"
+# The API version is the proto package's: caisson.daemon.v1.
+API_VERSION = daemon_pb2.DESCRIPTOR.package.rsplit(".", 1)[-1]
 _FILTER_KEYS = ("type", "event", "image", "job", "id")
 
 
@@ -96,14 +98,13 @@ class SystemService:
         }
 
     def events(
-        self, since: float, until: float, filters: list[str], active: Callable[[], bool]
+        self, since: float | None, until: float, filters: list[str], active: Callable[[], bool]
     ) -> Iterator[StoredEvent]:
+        """Events from `since` (None: from now) until `until` (0: until the client leaves)."""
         match = _matcher(filters)
-        if until and not since:
-            since = time.time()
         with self.engine.events.subscribe() as live:
             last = 0.0
-            if since:
+            if since is not None:
                 for ev in self.store.events_since(since, until):
                     last = ev.time
                     if match(ev):

@@ -219,6 +219,8 @@ def test_events_record_jobs_and_image_actions(daemon: Daemon, catalog: Catalog) 
     assert " job start " in out and " job done " in out, out
     assert " image pull " in out, out
     assert " image tag " in out, out
+    # --since 0 is the epoch: the whole log.
+    assert " image pull " in ok(daemon.cli("events", "--since", "0", "--until", until)).out
     only = ok(daemon.cli("events", "--since", since, "--until", until, "--filter", "event=tag")).out
     lines = [line for line in only.splitlines() if line.strip()]
     assert len(lines) == 1 and " image tag " in lines[0], only
