@@ -141,7 +141,9 @@ def render_images(
 
 
 def list_images(ctx: Context, args: argparse.Namespace) -> int:
-    req = daemon_pb2.ListImagesRequest(all=args.all, reference=args.reference or "")
+    req = daemon_pb2.ListImagesRequest(
+        all=args.all, reference=args.reference or "", filters=args.filter
+    )
     with ctx.daemon.calls():
         resp = ctx.daemon.images.List(req)
     ctx.stdout.write(
@@ -279,6 +281,8 @@ def prune(ctx: Context, args: argparse.Namespace) -> int:
         resp = ctx.daemon.images.Prune(daemon_pb2.PruneImagesRequest(all=args.all))
     if resp.deleted:
         ctx.out("Deleted Images:")
+        for untagged in resp.untagged:
+            ctx.out(f"untagged: {untagged}")
         for deleted in resp.deleted:
             ctx.out(f"deleted: {deleted}")
     ctx.out()
@@ -292,6 +296,14 @@ def _ls_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--digests", action="store_true", help="Show digests")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     p.add_argument("--format", default="", help="'json' or a Go-like template")
+    p.add_argument(
+        "-f",
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, since=IMAGE",
+    )
     p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
 
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from caisson import errors, logs, reference
 from caisson.content import ContentStore
-from caisson.daemon import imagedoc
+from caisson.daemon import imagedoc, imagefilter
 from caisson.daemon.clients import Executor, RegistryProxy
 from caisson.daemon.engine import Engine
 from caisson.daemon.pull import LayerUpdate, Puller, parse_platform
@@ -182,10 +182,14 @@ class ImageService:
         data: dict[str, Any] = json.loads(self.content.read(img.id))
         return data
 
-    def list(self, filter_ref: str) -> list[ImageRecord]:
-        """Every image (untagged ones show as <none>), or those a REPO[:TAG] names. Docker's
-        `-a` also shows intermediate build images; pulled images have none."""
+    def list(self, filter_ref: str, filters: list[str]) -> list[ImageRecord]:
+        """Every image (untagged ones show as <none>), or those a REPO[:TAG] names, narrowed
+        by docker's filters. Docker's `-a` also shows intermediate build images; pulled
+        images have none."""
         images = self.store.images()
+        if filters:
+            keep = imagefilter.parse(filters, self.config, self.resolve)
+            images = [img for img in images if keep(img)]
         if filter_ref:
             ref = reference.parse(filter_ref, default_tag=False)
             images = [
@@ -277,19 +281,29 @@ class ImageService:
                     self.gc()
         return untagged, deleted
 
-    def prune(self, all_: bool) -> tuple[list[str], int]:
+    def prune(self, all_: bool) -> tuple[list[str], list[str], int]:
+        """Deletes dangling images (all unused ones with `all_`); returns the references
+        removed, the image ids deleted and the bytes freed."""
+        untagged: list[str] = []
         deleted: list[str] = []
-        with self.engine.job("image prune"):
+        with self.engine.job("image prune") as job:
             for img in self.store.images():
                 if self.in_use(img.id):
                     continue
                 if all_ or not img.tags:
+                    refs = [reference.from_name(n, tag=t).familiar() for n, t in img.tags]
+                    refs += [reference.from_name(n, digest=d).familiar() for n, d in img.digests]
                     self.store.delete_image(img.id)
+                    untagged += refs
                     deleted.append(img.id)
-                    self.engine.events.publish("image", "delete", img.id)
+                    for ref in refs:
+                        self.engine.events.publish(
+                            "image", "untag", img.id, job_id=job.id, name=ref
+                        )
+                    self.engine.events.publish("image", "delete", img.id, job_id=job.id)
             freed = self.gc()
-            self.engine.events.publish("image", "prune", "", reclaimed=str(freed))
-        return deleted, freed
+            self.engine.events.publish("image", "prune", "", job_id=job.id, reclaimed=str(freed))
+        return untagged, deleted, freed
 
     def gc(self) -> int:
         """Deletes blobs and snapshots no image refers to; returns the bytes freed."""

@@ -138,7 +138,7 @@ class ImagesServicer(daemon_pb2_grpc.ImagesServicer):
         self, request: daemon_pb2.ListImagesRequest, context: grpc.ServicerContext
     ) -> daemon_pb2.ListImagesResponse:
         out = []
-        for img in self.images.list(request.reference):
+        for img in self.images.list(request.reference, list(request.filters)):
             out.append(
                 daemon_pb2.ImageSummary(
                     id=img.id,
@@ -192,8 +192,10 @@ class ImagesServicer(daemon_pb2_grpc.ImagesServicer):
     def Prune(  # noqa: N802
         self, request: daemon_pb2.PruneImagesRequest, context: grpc.ServicerContext
     ) -> daemon_pb2.PruneImagesResponse:
-        deleted, freed = self.images.prune(request.all)
-        return daemon_pb2.PruneImagesResponse(deleted=deleted, space_reclaimed=freed)
+        untagged, deleted, freed = self.images.prune(request.all)
+        return daemon_pb2.PruneImagesResponse(
+            untagged=untagged, deleted=deleted, space_reclaimed=freed
+        )
 
 
 class SystemServicer(daemon_pb2_grpc.SystemServicer):

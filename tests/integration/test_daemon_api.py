@@ -281,3 +281,37 @@ def test_a_child_service_that_dies_is_restarted(daemon: Daemon, catalog: Catalog
         what="a pull through the restarted proxy",
     )
     daemon.children = descendants(daemon.pid)
+
+
+def test_images_filters(daemon: Daemon, catalog: Catalog) -> None:
+    ok(daemon.cli("pull", catalog.ref("test/busybox")))
+    ok(daemon.cli("pull", catalog.ref("test/layers-docker")))
+
+    def repos(*filters: str) -> set[str]:
+        args = [a for f in filters for a in ("--filter", f)]
+        return {row["REPOSITORY"] for row in table(ok(daemon.cli("images", *args)).out)}
+
+    busybox, layers = catalog.ref("test/busybox"), catalog.ref("test/layers-docker")
+    busybox_repo, layers_repo = busybox.rsplit(":", 1)[0], layers.rsplit(":", 1)[0]
+    assert repos("reference=*/test/busy*") == {busybox_repo}
+    assert repos("reference=*/test/busy*", "reference=*/test/layers*") == {
+        busybox_repo,
+        layers_repo,
+    }
+    assert repos("label=org.example.test") == {busybox_repo, layers_repo}
+    assert repos("label=org.example.test=caisson", "reference=*layers*") == {layers_repo}
+    assert repos("label=org.example.test=other") == set()
+    assert repos("dangling=false") == {busybox_repo, layers_repo}
+    assert repos("dangling=true") == set()
+    fails(daemon.cli("images", "--filter", "colour=red"), "invalid filter")
+
+
+def test_prune_lists_what_it_untagged_and_deleted(daemon: Daemon, catalog: Catalog) -> None:
+    ref = catalog.ref("test/busybox")
+    ok(daemon.cli("pull", ref))
+    image_id = ok(daemon.cli("images", "-q", "--no-trunc")).out.strip()
+    out = ok(daemon.cli("image", "prune", "-a", "-f")).out.splitlines()
+    assert out[0] == "Deleted Images:", out
+    assert f"untagged: {ref}" in out, out
+    assert f"deleted: {image_id}" in out, out
+    assert out[-1].startswith("Total reclaimed space: "), out

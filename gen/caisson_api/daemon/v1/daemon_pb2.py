@@ -26,7 +26,7 @@ from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"caisson_api/daemon/v1/daemon.proto\x12\x11\x63\x61isson.daemon.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"H\n\nAuthConfig\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x16\n\x0eidentity_token\x18\x03 \x01(\t\"_\n\x0bPullRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12+\n\x04\x61uth\x18\x03 \x01(\x0b\x32\x1d.caisson.daemon.v1.AuthConfig\"\x8c\x01\n\rLayerProgress\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.caisson.daemon.v1.LayerStatus\x12\x0f\n\x07\x63urrent\x18\x04 \x01(\x03\x12\r\n\x05total\x18\x05 \x01(\x03\x12\x0f\n\x07message\x18\x06 \x01(\t\"U\n\nPullResult\x12\x11\n\treference\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x10\n\x08image_id\x18\x03 \x01(\t\x12\x12\n\ndownloaded\x18\x04 \x01(\x08\"\xb8\x01\n\tPullEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12.\n\x06layers\x18\x02 \x01(\x0b\x32\x1c.caisson.daemon.v1.LayerListH\x00\x12\x31\n\x05layer\x18\x03 \x01(\x0b\x32 .caisson.daemon.v1.LayerProgressH\x00\x12/\n\x06result\x18\x04 \x01(\x0b\x32\x1d.caisson.daemon.v1.PullResultH\x00\x42\x07\n\x05\x65vent\"=\n\tLayerList\x12\x30\n\x06layers\x18\x01 \x03(\x0b\x32 .caisson.daemon.v1.LayerProgress\"\x92\x01\n\x0cImageSummary\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\trepo_tags\x18\x02 \x03(\t\x12\x14\n\x0crepo_digests\x18\x03 \x03(\t\x12+\n\x07\x63reated\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x12\n\ncontainers\x18\x06 \x01(\x05\"3\n\x11ListImagesRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\x12\x11\n\treference\x18\x02 \x01(\t\"E\n\x12ListImagesResponse\x12/\n\x06images\x18\x01 \x03(\x0b\x32\x1f.caisson.daemon.v1.ImageSummary\")\n\x13InspectImageRequest\x12\x12\n\nreferences\x18\x01 \x03(\t\")\n\x14InspectImageResponse\x12\x11\n\tdocuments\x18\x01 \x03(\t\"#\n\x0eHistoryRequest\x12\x11\n\treference\x18\x01 \x01(\t\"\x8f\x01\n\x0cHistoryEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x07\x63reated\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0f\n\x07\x63omment\x18\x05 \x01(\t\x12\x13\n\x0b\x65mpty_layer\x18\x06 \x01(\x08\"C\n\x0fHistoryResponse\x12\x30\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1f.caisson.daemon.v1.HistoryEntry\",\n\nTagRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\"H\n\x12RemoveImageRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\x12\x10\n\x08no_prune\x18\x03 \x01(\x08\"8\n\x13RemoveImageResponse\x12\x10\n\x08untagged\x18\x01 \x03(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x03(\t\"!\n\x12PruneImagesRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\"?\n\x13PruneImagesResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x03(\t\x12\x17\n\x0fspace_reclaimed\x18\x02 \x01(\x03\"R\n\x10\x43omponentVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06health\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\"\xa2\x01\n\x0fVersionResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t\x12\x16\n\x0epython_version\x18\x03 \x01(\t\x12\n\n\x02os\x18\x04 \x01(\t\x12\x0c\n\x04\x61rch\x18\x05 \x01(\t\x12\x37\n\ncomponents\x18\x06 \x03(\x0b\x32#.caisson.daemon.v1.ComponentVersion\"\xe0\x02\n\x0cInfoResponse\x12\x11\n\tdata_root\x18\x01 \x01(\t\x12\x11\n\texec_root\x18\x02 \x01(\t\x12\x0e\n\x06images\x18\x03 \x01(\x05\x12\x12\n\ncontainers\x18\x04 \x01(\x05\x12\x11\n\tsnapshots\x18\x05 \x01(\x05\x12\x37\n\ncomponents\x18\x06 \x03(\x0b\x32#.caisson.daemon.v1.ComponentVersion\x12\x1b\n\x13insecure_registries\x18\x07 \x03(\t\x12\x18\n\x10registry_mirrors\x18\x08 \x03(\t\x12 \n\x18max_concurrent_downloads\x18\t \x01(\x05\x12\x13\n\x0b\x63group_mode\x18\n \x01(\t\x12\x0f\n\x07version\x18\x0b \x01(\t\x12\n\n\x02os\x18\x0c \x01(\t\x12\x0c\n\x04\x61rch\x18\r \x01(\t\x12\x0b\n\x03pid\x18\x0e \x01(\x05\x12\x14\n\x0cjobs_running\x18\x0f \x01(\x05\"M\n\rEventsRequest\x12\x12\n\x05since\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\r\n\x05until\x18\x02 \x01(\x01\x12\x0f\n\x07\x66ilters\x18\x03 \x03(\tB\x08\n\x06_since\"\xdc\x01\n\x05\x45vent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\x12<\n\nattributes\x18\x04 \x03(\x0b\x32(.caisson.daemon.v1.Event.AttributesEntry\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06job_id\x18\x06 \x01(\t\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x0cLoginRequest\x12\x10\n\x08registry\x18\x01 \x01(\t\x12+\n\x04\x61uth\x18\x02 \x01(\x0b\x32\x1d.caisson.daemon.v1.AuthConfig\"\x1f\n\rLoginResponse\x12\x0e\n\x06status\x18\x01 \x01(\t*\x9c\x02\n\x0bLayerStatus\x12\x1c\n\x18LAYER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14LAYER_STATUS_WAITING\x10\x01\x12\x1c\n\x18LAYER_STATUS_DOWNLOADING\x10\x02\x12\x1a\n\x16LAYER_STATUS_VERIFYING\x10\x03\x12\"\n\x1eLAYER_STATUS_DOWNLOAD_COMPLETE\x10\x04\x12\x1b\n\x17LAYER_STATUS_EXTRACTING\x10\x05\x12\x1e\n\x1aLAYER_STATUS_PULL_COMPLETE\x10\x06\x12\x1f\n\x1bLAYER_STATUS_ALREADY_EXISTS\x10\x07\x12\x19\n\x15LAYER_STATUS_RETRYING\x10\x08\x32\xc2\x04\n\x06Images\x12\x46\n\x04Pull\x12\x1e.caisson.daemon.v1.PullRequest\x1a\x1c.caisson.daemon.v1.PullEvent0\x01\x12S\n\x04List\x12$.caisson.daemon.v1.ListImagesRequest\x1a%.caisson.daemon.v1.ListImagesResponse\x12Z\n\x07Inspect\x12&.caisson.daemon.v1.InspectImageRequest\x1a\'.caisson.daemon.v1.InspectImageResponse\x12P\n\x07History\x12!.caisson.daemon.v1.HistoryRequest\x1a\".caisson.daemon.v1.HistoryResponse\x12<\n\x03Tag\x12\x1d.caisson.daemon.v1.TagRequest\x1a\x16.google.protobuf.Empty\x12W\n\x06Remove\x12%.caisson.daemon.v1.RemoveImageRequest\x1a&.caisson.daemon.v1.RemoveImageResponse\x12V\n\x05Prune\x12%.caisson.daemon.v1.PruneImagesRequest\x1a&.caisson.daemon.v1.PruneImagesResponse2\xa4\x02\n\x06System\x12\x45\n\x07Version\x12\x16.google.protobuf.Empty\x1a\".caisson.daemon.v1.VersionResponse\x12?\n\x04Info\x12\x16.google.protobuf.Empty\x1a\x1f.caisson.daemon.v1.InfoResponse\x12\x46\n\x06\x45vents\x12 .caisson.daemon.v1.EventsRequest\x1a\x18.caisson.daemon.v1.Event0\x01\x12J\n\x05Login\x12\x1f.caisson.daemon.v1.LoginRequest\x1a .caisson.daemon.v1.LoginResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"caisson_api/daemon/v1/daemon.proto\x12\x11\x63\x61isson.daemon.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"H\n\nAuthConfig\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x16\n\x0eidentity_token\x18\x03 \x01(\t\"_\n\x0bPullRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12+\n\x04\x61uth\x18\x03 \x01(\x0b\x32\x1d.caisson.daemon.v1.AuthConfig\"\x8c\x01\n\rLayerProgress\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.caisson.daemon.v1.LayerStatus\x12\x0f\n\x07\x63urrent\x18\x04 \x01(\x03\x12\r\n\x05total\x18\x05 \x01(\x03\x12\x0f\n\x07message\x18\x06 \x01(\t\"U\n\nPullResult\x12\x11\n\treference\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x10\n\x08image_id\x18\x03 \x01(\t\x12\x12\n\ndownloaded\x18\x04 \x01(\x08\"\xb8\x01\n\tPullEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12.\n\x06layers\x18\x02 \x01(\x0b\x32\x1c.caisson.daemon.v1.LayerListH\x00\x12\x31\n\x05layer\x18\x03 \x01(\x0b\x32 .caisson.daemon.v1.LayerProgressH\x00\x12/\n\x06result\x18\x04 \x01(\x0b\x32\x1d.caisson.daemon.v1.PullResultH\x00\x42\x07\n\x05\x65vent\"=\n\tLayerList\x12\x30\n\x06layers\x18\x01 \x03(\x0b\x32 .caisson.daemon.v1.LayerProgress\"\x92\x01\n\x0cImageSummary\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\trepo_tags\x18\x02 \x03(\t\x12\x14\n\x0crepo_digests\x18\x03 \x03(\t\x12+\n\x07\x63reated\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x12\n\ncontainers\x18\x06 \x01(\x05\"D\n\x11ListImagesRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\x12\x11\n\treference\x18\x02 \x01(\t\x12\x0f\n\x07\x66ilters\x18\x03 \x03(\t\"E\n\x12ListImagesResponse\x12/\n\x06images\x18\x01 \x03(\x0b\x32\x1f.caisson.daemon.v1.ImageSummary\")\n\x13InspectImageRequest\x12\x12\n\nreferences\x18\x01 \x03(\t\")\n\x14InspectImageResponse\x12\x11\n\tdocuments\x18\x01 \x03(\t\"#\n\x0eHistoryRequest\x12\x11\n\treference\x18\x01 \x01(\t\"\x8f\x01\n\x0cHistoryEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x07\x63reated\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0f\n\x07\x63omment\x18\x05 \x01(\t\x12\x13\n\x0b\x65mpty_layer\x18\x06 \x01(\x08\"C\n\x0fHistoryResponse\x12\x30\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1f.caisson.daemon.v1.HistoryEntry\",\n\nTagRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\"H\n\x12RemoveImageRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\x12\x10\n\x08no_prune\x18\x03 \x01(\x08\"8\n\x13RemoveImageResponse\x12\x10\n\x08untagged\x18\x01 \x03(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x03(\t\"!\n\x12PruneImagesRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\"Q\n\x13PruneImagesResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x03(\t\x12\x17\n\x0fspace_reclaimed\x18\x02 \x01(\x03\x12\x10\n\x08untagged\x18\x03 \x03(\t\"R\n\x10\x43omponentVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06health\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\"\xa2\x01\n\x0fVersionResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t\x12\x16\n\x0epython_version\x18\x03 \x01(\t\x12\n\n\x02os\x18\x04 \x01(\t\x12\x0c\n\x04\x61rch\x18\x05 \x01(\t\x12\x37\n\ncomponents\x18\x06 \x03(\x0b\x32#.caisson.daemon.v1.ComponentVersion\"\xe0\x02\n\x0cInfoResponse\x12\x11\n\tdata_root\x18\x01 \x01(\t\x12\x11\n\texec_root\x18\x02 \x01(\t\x12\x0e\n\x06images\x18\x03 \x01(\x05\x12\x12\n\ncontainers\x18\x04 \x01(\x05\x12\x11\n\tsnapshots\x18\x05 \x01(\x05\x12\x37\n\ncomponents\x18\x06 \x03(\x0b\x32#.caisson.daemon.v1.ComponentVersion\x12\x1b\n\x13insecure_registries\x18\x07 \x03(\t\x12\x18\n\x10registry_mirrors\x18\x08 \x03(\t\x12 \n\x18max_concurrent_downloads\x18\t \x01(\x05\x12\x13\n\x0b\x63group_mode\x18\n \x01(\t\x12\x0f\n\x07version\x18\x0b \x01(\t\x12\n\n\x02os\x18\x0c \x01(\t\x12\x0c\n\x04\x61rch\x18\r \x01(\t\x12\x0b\n\x03pid\x18\x0e \x01(\x05\x12\x14\n\x0cjobs_running\x18\x0f \x01(\x05\"M\n\rEventsRequest\x12\x12\n\x05since\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\r\n\x05until\x18\x02 \x01(\x01\x12\x0f\n\x07\x66ilters\x18\x03 \x03(\tB\x08\n\x06_since\"\xdc\x01\n\x05\x45vent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\x12<\n\nattributes\x18\x04 \x03(\x0b\x32(.caisson.daemon.v1.Event.AttributesEntry\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06job_id\x18\x06 \x01(\t\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x0cLoginRequest\x12\x10\n\x08registry\x18\x01 \x01(\t\x12+\n\x04\x61uth\x18\x02 \x01(\x0b\x32\x1d.caisson.daemon.v1.AuthConfig\"\x1f\n\rLoginResponse\x12\x0e\n\x06status\x18\x01 \x01(\t*\x9c\x02\n\x0bLayerStatus\x12\x1c\n\x18LAYER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14LAYER_STATUS_WAITING\x10\x01\x12\x1c\n\x18LAYER_STATUS_DOWNLOADING\x10\x02\x12\x1a\n\x16LAYER_STATUS_VERIFYING\x10\x03\x12\"\n\x1eLAYER_STATUS_DOWNLOAD_COMPLETE\x10\x04\x12\x1b\n\x17LAYER_STATUS_EXTRACTING\x10\x05\x12\x1e\n\x1aLAYER_STATUS_PULL_COMPLETE\x10\x06\x12\x1f\n\x1bLAYER_STATUS_ALREADY_EXISTS\x10\x07\x12\x19\n\x15LAYER_STATUS_RETRYING\x10\x08\x32\xc2\x04\n\x06Images\x12\x46\n\x04Pull\x12\x1e.caisson.daemon.v1.PullRequest\x1a\x1c.caisson.daemon.v1.PullEvent0\x01\x12S\n\x04List\x12$.caisson.daemon.v1.ListImagesRequest\x1a%.caisson.daemon.v1.ListImagesResponse\x12Z\n\x07Inspect\x12&.caisson.daemon.v1.InspectImageRequest\x1a\'.caisson.daemon.v1.InspectImageResponse\x12P\n\x07History\x12!.caisson.daemon.v1.HistoryRequest\x1a\".caisson.daemon.v1.HistoryResponse\x12<\n\x03Tag\x12\x1d.caisson.daemon.v1.TagRequest\x1a\x16.google.protobuf.Empty\x12W\n\x06Remove\x12%.caisson.daemon.v1.RemoveImageRequest\x1a&.caisson.daemon.v1.RemoveImageResponse\x12V\n\x05Prune\x12%.caisson.daemon.v1.PruneImagesRequest\x1a&.caisson.daemon.v1.PruneImagesResponse2\xa4\x02\n\x06System\x12\x45\n\x07Version\x12\x16.google.protobuf.Empty\x1a\".caisson.daemon.v1.VersionResponse\x12?\n\x04Info\x12\x16.google.protobuf.Empty\x1a\x1f.caisson.daemon.v1.InfoResponse\x12\x46\n\x06\x45vents\x12 .caisson.daemon.v1.EventsRequest\x1a\x18.caisson.daemon.v1.Event0\x01\x12J\n\x05Login\x12\x1f.caisson.daemon.v1.LoginRequest\x1a .caisson.daemon.v1.LoginResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENT_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_EVENT_ATTRIBUTESENTRY']._serialized_options = b'8\001'
-  _globals['_LAYERSTATUS']._serialized_start=2678
-  _globals['_LAYERSTATUS']._serialized_end=2962
+  _globals['_LAYERSTATUS']._serialized_start=2713
+  _globals['_LAYERSTATUS']._serialized_end=2997
   _globals['_AUTHCONFIG']._serialized_start=119
   _globals['_AUTHCONFIG']._serialized_end=191
   _globals['_PULLREQUEST']._serialized_start=193
@@ -52,47 +52,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IMAGESUMMARY']._serialized_start=771
   _globals['_IMAGESUMMARY']._serialized_end=917
   _globals['_LISTIMAGESREQUEST']._serialized_start=919
-  _globals['_LISTIMAGESREQUEST']._serialized_end=970
-  _globals['_LISTIMAGESRESPONSE']._serialized_start=972
-  _globals['_LISTIMAGESRESPONSE']._serialized_end=1041
-  _globals['_INSPECTIMAGEREQUEST']._serialized_start=1043
-  _globals['_INSPECTIMAGEREQUEST']._serialized_end=1084
-  _globals['_INSPECTIMAGERESPONSE']._serialized_start=1086
-  _globals['_INSPECTIMAGERESPONSE']._serialized_end=1127
-  _globals['_HISTORYREQUEST']._serialized_start=1129
-  _globals['_HISTORYREQUEST']._serialized_end=1164
-  _globals['_HISTORYENTRY']._serialized_start=1167
-  _globals['_HISTORYENTRY']._serialized_end=1310
-  _globals['_HISTORYRESPONSE']._serialized_start=1312
-  _globals['_HISTORYRESPONSE']._serialized_end=1379
-  _globals['_TAGREQUEST']._serialized_start=1381
-  _globals['_TAGREQUEST']._serialized_end=1425
-  _globals['_REMOVEIMAGEREQUEST']._serialized_start=1427
-  _globals['_REMOVEIMAGEREQUEST']._serialized_end=1499
-  _globals['_REMOVEIMAGERESPONSE']._serialized_start=1501
-  _globals['_REMOVEIMAGERESPONSE']._serialized_end=1557
-  _globals['_PRUNEIMAGESREQUEST']._serialized_start=1559
-  _globals['_PRUNEIMAGESREQUEST']._serialized_end=1592
-  _globals['_PRUNEIMAGESRESPONSE']._serialized_start=1594
-  _globals['_PRUNEIMAGESRESPONSE']._serialized_end=1657
-  _globals['_COMPONENTVERSION']._serialized_start=1659
-  _globals['_COMPONENTVERSION']._serialized_end=1741
-  _globals['_VERSIONRESPONSE']._serialized_start=1744
-  _globals['_VERSIONRESPONSE']._serialized_end=1906
-  _globals['_INFORESPONSE']._serialized_start=1909
-  _globals['_INFORESPONSE']._serialized_end=2261
-  _globals['_EVENTSREQUEST']._serialized_start=2263
-  _globals['_EVENTSREQUEST']._serialized_end=2340
-  _globals['_EVENT']._serialized_start=2343
-  _globals['_EVENT']._serialized_end=2563
-  _globals['_EVENT_ATTRIBUTESENTRY']._serialized_start=2514
-  _globals['_EVENT_ATTRIBUTESENTRY']._serialized_end=2563
-  _globals['_LOGINREQUEST']._serialized_start=2565
-  _globals['_LOGINREQUEST']._serialized_end=2642
-  _globals['_LOGINRESPONSE']._serialized_start=2644
-  _globals['_LOGINRESPONSE']._serialized_end=2675
-  _globals['_IMAGES']._serialized_start=2965
-  _globals['_IMAGES']._serialized_end=3543
-  _globals['_SYSTEM']._serialized_start=3546
-  _globals['_SYSTEM']._serialized_end=3838
+  _globals['_LISTIMAGESREQUEST']._serialized_end=987
+  _globals['_LISTIMAGESRESPONSE']._serialized_start=989
+  _globals['_LISTIMAGESRESPONSE']._serialized_end=1058
+  _globals['_INSPECTIMAGEREQUEST']._serialized_start=1060
+  _globals['_INSPECTIMAGEREQUEST']._serialized_end=1101
+  _globals['_INSPECTIMAGERESPONSE']._serialized_start=1103
+  _globals['_INSPECTIMAGERESPONSE']._serialized_end=1144
+  _globals['_HISTORYREQUEST']._serialized_start=1146
+  _globals['_HISTORYREQUEST']._serialized_end=1181
+  _globals['_HISTORYENTRY']._serialized_start=1184
+  _globals['_HISTORYENTRY']._serialized_end=1327
+  _globals['_HISTORYRESPONSE']._serialized_start=1329
+  _globals['_HISTORYRESPONSE']._serialized_end=1396
+  _globals['_TAGREQUEST']._serialized_start=1398
+  _globals['_TAGREQUEST']._serialized_end=1442
+  _globals['_REMOVEIMAGEREQUEST']._serialized_start=1444
+  _globals['_REMOVEIMAGEREQUEST']._serialized_end=1516
+  _globals['_REMOVEIMAGERESPONSE']._serialized_start=1518
+  _globals['_REMOVEIMAGERESPONSE']._serialized_end=1574
+  _globals['_PRUNEIMAGESREQUEST']._serialized_start=1576
+  _globals['_PRUNEIMAGESREQUEST']._serialized_end=1609
+  _globals['_PRUNEIMAGESRESPONSE']._serialized_start=1611
+  _globals['_PRUNEIMAGESRESPONSE']._serialized_end=1692
+  _globals['_COMPONENTVERSION']._serialized_start=1694
+  _globals['_COMPONENTVERSION']._serialized_end=1776
+  _globals['_VERSIONRESPONSE']._serialized_start=1779
+  _globals['_VERSIONRESPONSE']._serialized_end=1941
+  _globals['_INFORESPONSE']._serialized_start=1944
+  _globals['_INFORESPONSE']._serialized_end=2296
+  _globals['_EVENTSREQUEST']._serialized_start=2298
+  _globals['_EVENTSREQUEST']._serialized_end=2375
+  _globals['_EVENT']._serialized_start=2378
+  _globals['_EVENT']._serialized_end=2598
+  _globals['_EVENT_ATTRIBUTESENTRY']._serialized_start=2549
+  _globals['_EVENT_ATTRIBUTESENTRY']._serialized_end=2598
+  _globals['_LOGINREQUEST']._serialized_start=2600
+  _globals['_LOGINREQUEST']._serialized_end=2677
+  _globals['_LOGINRESPONSE']._serialized_start=2679
+  _globals['_LOGINRESPONSE']._serialized_end=2710
+  _globals['_IMAGES']._serialized_start=3000
+  _globals['_IMAGES']._serialized_end=3578
+  _globals['_SYSTEM']._serialized_start=3581
+  _globals['_SYSTEM']._serialized_end=3873
 # @@protoc_insertion_point(module_scope)

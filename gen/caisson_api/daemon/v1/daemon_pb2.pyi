@@ -115,12 +115,14 @@ class ImageSummary(_message.Message):
     def __init__(self, id: _Optional[str] = ..., repo_tags: _Optional[_Iterable[str]] = ..., repo_digests: _Optional[_Iterable[str]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., size: _Optional[int] = ..., containers: _Optional[int] = ...) -> None: ...
 
 class ListImagesRequest(_message.Message):
-    __slots__ = ("all", "reference")
+    __slots__ = ("all", "reference", "filters")
     ALL_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
     all: bool
     reference: str
-    def __init__(self, all: _Optional[bool] = ..., reference: _Optional[str] = ...) -> None: ...
+    filters: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, all: _Optional[bool] = ..., reference: _Optional[str] = ..., filters: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListImagesResponse(_message.Message):
     __slots__ = ("images",)
@@ -201,12 +203,14 @@ class PruneImagesRequest(_message.Message):
     def __init__(self, all: _Optional[bool] = ...) -> None: ...
 
 class PruneImagesResponse(_message.Message):
-    __slots__ = ("deleted", "space_reclaimed")
+    __slots__ = ("deleted", "space_reclaimed", "untagged")
     DELETED_FIELD_NUMBER: _ClassVar[int]
     SPACE_RECLAIMED_FIELD_NUMBER: _ClassVar[int]
+    UNTAGGED_FIELD_NUMBER: _ClassVar[int]
     deleted: _containers.RepeatedScalarFieldContainer[str]
     space_reclaimed: int
-    def __init__(self, deleted: _Optional[_Iterable[str]] = ..., space_reclaimed: _Optional[int] = ...) -> None: ...
+    untagged: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deleted: _Optional[_Iterable[str]] = ..., space_reclaimed: _Optional[int] = ..., untagged: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ComponentVersion(_message.Message):
     __slots__ = ("name", "version", "health", "address")

@@ -1,0 +1,77 @@
+"""docker's `images --filter` as a predicate over image records.
+
+Different keys must all match; several values of one key match when any does (docker's rule).
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+from collections.abc import Callable
+from typing import Any
+
+from caisson import errors
+from caisson.daemon.store import ImageRecord
+from caisson.reference import from_name
+
+KEYS = ("dangling", "reference", "label", "before", "since")
+
+Predicate = Callable[[ImageRecord], bool]
+
+
+def parse(
+    filters: list[str],
+    config: Callable[[ImageRecord], dict[str, Any]],
+    resolve: Callable[[str], ImageRecord],
+) -> Predicate:
+    by_key: dict[str, list[str]] = {}
+    for f in filters:
+        key, sep, value = f.partition("=")
+        if not sep or key not in KEYS:
+            raise errors.InvalidArgument(
+                f"invalid filter {f!r}: expected KEY=VALUE, KEY one of {', '.join(KEYS)}"
+            )
+        by_key.setdefault(key, []).append(value)
+    tests: list[Predicate] = []
+    for key, values in by_key.items():
+        if key == "dangling":
+            bad = [v for v in values if v.lower() not in ("true", "false", "1", "0")]
+            if bad:
+                raise errors.InvalidArgument(
+                    f"invalid filter 'dangling={bad[0]}': use true or false"
+                )
+            want = {v.lower() in ("true", "1") for v in values}
+            tests.append(lambda img, want=want: (not img.tags) in want)
+        elif key == "reference":
+            tests.append(lambda img, pats=values: any(_ref_matches(img, p) for p in pats))
+        elif key == "label":
+            tests.append(lambda img, ls=values: any(_has_label(config(img), lbl) for lbl in ls))
+        else:
+            created = {v: _created(resolve(v)) for v in values}
+            if key == "before":
+                tests.append(lambda img, c=created: any(_created(img) < t for t in c.values()))
+            else:
+                tests.append(lambda img, c=created: any(_created(img) > t for t in c.values()))
+    return lambda img: all(t(img) for t in tests)
+
+
+def _ref_matches(img: ImageRecord, pattern: str) -> bool:
+    for name, tag in img.tags:
+        ref = from_name(name, tag=tag)
+        for candidate in (ref.familiar_name, ref.familiar(), ref.name, str(ref)):
+            if fnmatch.fnmatchcase(candidate, pattern):
+                return True
+    return False
+
+
+def _has_label(config: dict[str, Any], label: str) -> bool:
+    labels = (config.get("config") or {}).get("Labels") or {}
+    key, sep, value = label.partition("=")
+    return key in labels and (not sep or labels[key] == value)
+
+
+def _created(img: ImageRecord) -> datetime.datetime:
+    try:
+        return datetime.datetime.fromisoformat(img.created.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.datetime.fromtimestamp(img.pulled_at, datetime.UTC)
