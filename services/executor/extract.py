@@ -268,6 +268,8 @@ class Extractor:
         elif m.issym():
             self._make(parts, lambda d: os.symlink(m.linkname, parts[-1], dir_fd=d))
             self._metadata(self._parent(parts), parts[-1], m, symlink=True)
+            # docker's layer size counts a symlink's st_size (its target's length) too
+            self.size += len(os.fsencode(m.linkname))
         elif m.islnk():
             self._hardlink(m, parts)
         elif m.ischr() or m.isblk():
