@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto' | sort)
-DEB_PACKAGES := python3 python3-venv python3-dev gcc make docker-registry busybox-static \
+DEB_PACKAGES := python3 python3-venv python3-dev gcc make docker-registry busybox-static skopeo \
 	ca-certificates openssl hyperfine
 
 .PHONY: setup test gen check-gen lint unit integration bench clean
