@@ -1,4 +1,6 @@
-"""Fixtures for the registry proxy's tests against a real registry on 127.0.0.1."""
+"""Fixtures for the registry proxy's tests against a real registry on 127.0.0.1. The registry,
+its token issuer, the fault proxy and the images come from tests/support (the session
+`registry` and the `new_registry` factory from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,22 +16,17 @@ import pytest
 from caisson.content import ContentStore
 from caisson.platforms import Platform
 from caisson.reference import parse
+from caisson.registry_proxy import distribution
 from caisson.registry_proxy.auth import ANONYMOUS, Credentials
-from caisson.registry_proxy.distribution import Registry
 from caisson.registry_proxy.events import Event
 from caisson.registry_proxy.hosts import Hosts
 from caisson.registry_proxy.pull import Puller
 from caisson.registry_proxy.retry import RetryPolicy
-
-from .registry_env import (
-    REGISTRY_BIN,
-    Certs,
-    Distribution,
-    FaultProxy,
-    Pusher,
-    TokenIssuer,
-    layer,
-)
+from tests.support.catalog import client_for
+from tests.support.client import RegistryClient
+from tests.support.faults import FaultProxy
+from tests.support.images import files_layer, make_image
+from tests.support.registry import REGISTRY_BIN, Registry, TokenIssuer
 
 if not os.access(REGISTRY_BIN, os.X_OK):
     pytest.skip(f"needs {REGISTRY_BIN} (apt-get install docker-registry)", allow_module_level=True)
@@ -42,32 +39,9 @@ FAST_RETRIES = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribution]:
-    reg = Distribution(str(tmp_path_factory.mktemp("registry")))
-    reg.start()
-    yield reg
-    reg.stop()
-
-
-@pytest.fixture(scope="session")
-def pusher(registry: Distribution) -> Pusher:
-    return Pusher(registry.url)
-
-
-@pytest.fixture
-def new_registry(tmp_path: Any) -> Iterator[Callable[..., Distribution]]:
-    made: list[Distribution] = []
-
-    def make(auth: dict[str, Any] | None = None, tls: Certs | None = None) -> Distribution:
-        d = os.path.join(str(tmp_path), f"registry{len(made)}")
-        reg = Distribution(d, auth, tls)
-        made.append(reg)
-        reg.start()
-        return reg
-
-    yield make
-    for reg in made:
-        reg.stop()
+def pusher(registry: Registry) -> RegistryClient:
+    """Pushes images to the session registry."""
+    return client_for(registry)
 
 
 @pytest.fixture
@@ -85,7 +59,7 @@ class Pulls:
         self.content = content
 
     def puller(self, policy: RetryPolicy = FAST_RETRIES, **hosts: Any) -> Puller:
-        return Puller(self.content, Registry(Hosts(**hosts), policy=policy))
+        return Puller(self.content, distribution.Registry(Hosts(**hosts), policy=policy))
 
     def run(
         self,
@@ -106,17 +80,10 @@ def pulls(content: ContentStore) -> Pulls:
 
 
 @pytest.fixture
-def fault_proxy() -> Iterator[Callable[[str], FaultProxy]]:
-    made: list[FaultProxy] = []
-
-    def make(upstream: str) -> FaultProxy:
-        proxy = FaultProxy(upstream)
-        made.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in made:
-        proxy.close()
+def faults(registry: Registry) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the session registry (loopback: plain HTTP is allowed)."""
+    with FaultProxy("127.0.0.1", registry.port) as proxy:
+        yield proxy
 
 
 @pytest.fixture
@@ -126,18 +93,18 @@ def repo_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def issuer(tmp_path: Any) -> Iterator[TokenIssuer]:
-    t = TokenIssuer(str(tmp_path), USERS, public=("pub/img",))
-    yield t
-    t.close()
+def token_registry(new_registry: Callable[..., Registry]) -> tuple[Registry, RegistryClient]:
+    """A registry with token auth: anonymous clients may pull pub/img, alice everything."""
+    reg = new_registry(auth="token", users=USERS, public=("pub/img",))
+    pusher = client_for(reg)
+    pusher.push_image("pub/img", "v1", make_image([files_layer({"p": b"public"})]))
+    pusher.push_image("priv/img", "v1", make_image([files_layer({"p": os.urandom(50_000)})]))
+    assert reg.issuer is not None
+    reg.issuer.requests.clear()  # the pushes' own
+    return reg, pusher
 
 
 @pytest.fixture
-def token_registry(
-    issuer: TokenIssuer, new_registry: Callable[..., Distribution]
-) -> tuple[Distribution, Pusher]:
-    reg = new_registry(auth=issuer.registry_auth())
-    pusher = Pusher(reg.url, token_for=issuer.push_token)
-    pusher.image("pub/img", "v1", [layer({"p": b"public"})])
-    pusher.image("priv/img", "v1", [layer({"p": os.urandom(50_000)})])
-    return reg, pusher
+def issuer(token_registry: tuple[Registry, RegistryClient]) -> TokenIssuer:
+    assert token_registry[0].issuer is not None
+    return token_registry[0].issuer

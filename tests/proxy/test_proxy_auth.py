@@ -5,50 +5,47 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from caisson import errors
 from caisson.content import ContentStore
+from caisson.registry_proxy import distribution
 from caisson.registry_proxy.auth import Credentials
-from caisson.registry_proxy.distribution import Registry
 from caisson.registry_proxy.hosts import Hosts
+from tests.support.catalog import client_for
+from tests.support.client import RegistryClient
+from tests.support.faults import BlobHost, FaultProxy
+from tests.support.images import files_layer, make_image
+from tests.support.registry import Registry, TokenIssuer
 
 from .conftest import ALICE, USERS, Pulls
-from .registry_env import (
-    BlobHost,
-    Distribution,
-    FaultProxy,
-    Pusher,
-    TokenIssuer,
-    htpasswd,
-    layer,
-)
+
+
+def asked(issuer: TokenIssuer) -> list[tuple[str, str]]:
+    """(account, scope) of each token request."""
+    return [(r.account, " ".join(r.scopes)) for r in issuer.requests]
 
 
 @pytest.fixture
-def basic_registry(
-    tmp_path: Any, new_registry: Callable[..., Distribution]
-) -> tuple[Distribution, Pusher]:
-    path = htpasswd(USERS, os.path.join(str(tmp_path), "htpasswd"))
-    reg = new_registry(auth={"htpasswd": {"realm": "proxy-test", "path": path}})
-    pusher = Pusher(reg.url, basic=("alice", "wonderland"))
-    pusher.image("priv/img", "v1", [layer({"b": b"basic"})])
+def basic_registry(new_registry: Callable[..., Registry]) -> tuple[Registry, RegistryClient]:
+    reg = new_registry(auth="basic", users=USERS)
+    pusher = client_for(reg)
+    pusher.push_image("priv/img", "v1", make_image([files_layer({"b": b"basic"})]))
     return reg, pusher
 
 
 def test_anonymous_token_for_a_public_repository(
-    token_registry: tuple[Distribution, Pusher], issuer: TokenIssuer, pulls: Pulls
+    token_registry: tuple[Registry, RegistryClient], issuer: TokenIssuer, pulls: Pulls
 ) -> None:
     reg, _ = token_registry
     pulls.run(f"{reg.host}/pub/img:v1")
-    assert ("", "repository:pub/img:pull") in issuer.requests
-    assert all(a == "" for a in issuer.authorizations)
+    assert ("", "repository:pub/img:pull") in asked(issuer)
+    assert all(r.authorization == "" for r in issuer.requests)
 
 
 def test_private_repository_needs_credentials(
-    token_registry: tuple[Distribution, Pusher], pulls: Pulls
+    token_registry: tuple[Registry, RegistryClient], pulls: Pulls
 ) -> None:
     reg, _ = token_registry
     with pytest.raises(errors.Unauthenticated) as e:
@@ -57,31 +54,32 @@ def test_private_repository_needs_credentials(
 
 
 def test_credentialed_token_is_cached(
-    token_registry: tuple[Distribution, Pusher],
+    token_registry: tuple[Registry, RegistryClient],
     issuer: TokenIssuer,
     pulls: Pulls,
     content: ContentStore,
 ) -> None:
     reg, pusher = token_registry
-    image = pusher.image("priv/img", "v2", [layer({"two": b"2"})])
+    image = pusher.push_image("priv/img", "v2", make_image([files_layer({"two": b"2"})]))
+    issuer.requests.clear()  # the push's own
     puller = pulls.puller()
     pulls.run(f"{reg.host}/priv/img:v1", puller, creds=ALICE)
-    assert issuer.requests == [("alice", "repository:priv/img:pull")]
+    assert asked(issuer) == [("alice", "repository:priv/img:pull")]
     pulls.run(f"{reg.host}/priv/img:v2", puller, creds=ALICE)
     assert len(issuer.requests) == 1
-    assert content.exists(image.layers[0])
+    assert content.exists(image.layer_digests[0])
 
 
 def test_access_token_field(
-    token_registry: tuple[Distribution, Pusher], issuer: TokenIssuer, pulls: Pulls
+    token_registry: tuple[Registry, RegistryClient], issuer: TokenIssuer, pulls: Pulls
 ) -> None:
     reg, _ = token_registry
-    issuer.field = "access_token"
+    issuer.token_fields = ("access_token",)
     pulls.run(f"{reg.host}/priv/img:v1", creds=ALICE)
 
 
 def test_wrong_password_for_the_token_server(
-    token_registry: tuple[Distribution, Pusher], pulls: Pulls
+    token_registry: tuple[Registry, RegistryClient], pulls: Pulls
 ) -> None:
     reg, _ = token_registry
     with pytest.raises(errors.Unauthenticated) as e:
@@ -90,33 +88,27 @@ def test_wrong_password_for_the_token_server(
 
 
 def test_blob_redirect_to_another_host_carries_no_token(
-    token_registry: tuple[Distribution, Pusher],
-    pulls: Pulls,
-    content: ContentStore,
-    fault_proxy: Callable[[str], FaultProxy],
+    token_registry: tuple[Registry, RegistryClient], pulls: Pulls, content: ContentStore
 ) -> None:
     reg, pusher = token_registry
-    data = layer({"cdn": os.urandom(20_000)})
-    image = pusher.image("priv/img", "cdn", [data])
-    cdn = BlobHost({image.layers[0]: data})
-    try:
-        proxy = fault_proxy(reg.url)
+    data = files_layer({"cdn": os.urandom(20_000)})
+    image = pusher.push_image("priv/img", "cdn", make_image([data]))
+    digest = image.layer_digests[0]
+    with BlobHost([data.blob]) as cdn, FaultProxy("127.0.0.1", reg.port) as proxy:
         pulls.run(f"{proxy.host}/priv/img:cdn", creds=ALICE)  # manifests and config
-        os.unlink(content.path(image.layers[0]))
-        proxy.seen.clear()
-        proxy.redirect_to = cdn.url
+        os.unlink(content.path(digest))
+        proxy.reset_records()
+        proxy.redirect_blobs(cdn.url)
         pulls.run(f"{proxy.host}/priv/img:cdn", creds=ALICE)
-    finally:
-        cdn.close()
-    assert content.exists(image.layers[0])
-    [redirected] = proxy.gets(image.layers[0])
+    assert content.exists(digest)
+    [redirected] = proxy.blob_records(digest)
     assert redirected.headers["Authorization"].startswith("Bearer ")
-    assert [r.digest for r in cdn.seen] == [image.layers[0]]
-    assert "Authorization" not in cdn.seen[0].headers
+    assert [r.digest for r in cdn.records] == [digest]
+    assert "Authorization" not in cdn.records[0].headers
 
 
 def test_basic_auth(
-    basic_registry: tuple[Distribution, Pusher], pulls: Pulls, content: ContentStore
+    basic_registry: tuple[Registry, RegistryClient], pulls: Pulls, content: ContentStore
 ) -> None:
     reg, pusher = basic_registry
     with pytest.raises(errors.Unauthenticated) as e:
@@ -128,11 +120,11 @@ def test_basic_auth(
 
 
 def test_login(
-    token_registry: tuple[Distribution, Pusher],
-    basic_registry: tuple[Distribution, Pusher],
-    registry: Distribution,
+    token_registry: tuple[Registry, RegistryClient],
+    basic_registry: tuple[Registry, RegistryClient],
+    registry: Registry,
 ) -> None:
-    client = Registry(Hosts())
+    client = distribution.Registry(Hosts())
     token_reg, basic_reg = token_registry[0], basic_registry[0]
     for reg in (token_reg, basic_reg):
         assert client.login(reg.host, ALICE) == "Login Succeeded"

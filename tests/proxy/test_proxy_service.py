@@ -8,13 +8,10 @@ import os
 import pwd
 import shutil
 import signal
-import ssl
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import grpc
 import pytest
@@ -24,8 +21,12 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from caisson.content import ContentStore
 from caisson_api.registry.v1 import registry_pb2, registry_pb2_grpc
-
-from .registry_env import Distribution, FaultProxy, Pusher, layer, make_certs
+from tests.support.catalog import client_for
+from tests.support.client import RegistryClient
+from tests.support.faults import FaultProxy
+from tests.support.images import files_layer, make_image
+from tests.support.processes import public_tempdir, remove_tree, wait_for
+from tests.support.registry import Registry
 
 PROXY_BIN = os.path.join(os.path.dirname(sys.executable), "caisson-registry-proxy")
 S = registry_pb2.LayerState
@@ -88,8 +89,7 @@ def start_proxy() -> Iterator[Callable[..., ProxyProcess]]:
     made: list[tuple[ProxyProcess, str]] = []
 
     def start(*args: str, owner: str | None = None) -> ProxyProcess:
-        base = tempfile.mkdtemp(prefix="caisson-proxy-", dir="/var/tmp")
-        os.chmod(base, 0o755)
+        base = public_tempdir("caisson-proxy-")
         if owner is not None:
             pw = pwd.getpwnam(owner)
             os.chown(base, pw.pw_uid, pw.pw_gid)
@@ -101,16 +101,17 @@ def start_proxy() -> Iterator[Callable[..., ProxyProcess]]:
     for p, base in made:
         with contextlib.suppress(AssertionError):
             p.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        remove_tree(base)
 
 
 def test_health_info_and_a_pull_stream(
-    registry: Distribution,
-    pusher: Pusher,
+    registry: Registry,
+    pusher: RegistryClient,
     repo_name: str,
     start_proxy: Callable[..., ProxyProcess],
 ) -> None:
-    image = pusher.image(repo_name, "v1", [layer({"a": os.urandom(300_000)}), layer({"b": b"b"})])
+    image = make_image([files_layer({"a": os.urandom(300_000)}), files_layer({"b": b"b"})])
+    pusher.push_image(repo_name, "v1", image)
     proxy = start_proxy(
         "--insecure-registry",
         "10.0.0.0/8",
@@ -133,10 +134,10 @@ def test_health_info_and_a_pull_stream(
     assert set(kinds[1:-1]) == {"layer"}
     resolved = events[0].resolved
     assert resolved.manifest.digest == image.digest
-    assert [x.digest for x in resolved.layers] == image.layers
+    assert [x.digest for x in resolved.layers] == image.layer_digests
     assert not resolved.HasField("index")
     assert events[-1].done.manifest.digest == image.digest
-    for digest in image.layers:
+    for digest in image.layer_digests:
         states = [e.layer.state for e in events[1:-1] if e.layer.digest == digest]
         assert states[0] == S.LAYER_STATE_WAITING
         assert states[-2:] == [S.LAYER_STATE_VERIFYING, S.LAYER_STATE_DOWNLOADED]
@@ -152,7 +153,7 @@ def test_health_info_and_a_pull_stream(
 
 
 def test_errors_become_status_codes(
-    registry: Distribution, start_proxy: Callable[..., ProxyProcess]
+    registry: Registry, start_proxy: Callable[..., ProxyProcess]
 ) -> None:
     proxy = start_proxy()
     cases = [
@@ -170,7 +171,7 @@ def test_errors_become_status_codes(
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_login(registry: Distribution, start_proxy: Callable[..., ProxyProcess]) -> None:
+def test_login(registry: Registry, start_proxy: Callable[..., ProxyProcess]) -> None:
     proxy = start_proxy()
     resp = proxy.stub.Login(
         registry_pb2.LoginRequest(
@@ -181,22 +182,22 @@ def test_login(registry: Distribution, start_proxy: Callable[..., ProxyProcess])
 
 
 def test_client_going_away_stops_the_download_and_a_new_pull_resumes(
-    registry: Distribution,
-    pusher: Pusher,
+    registry: Registry,
+    pusher: RegistryClient,
     repo_name: str,
     start_proxy: Callable[..., ProxyProcess],
-    fault_proxy: Callable[[str], FaultProxy],
+    faults: FaultProxy,
 ) -> None:
-    image = pusher.image(repo_name, "v1", [layer({"a": os.urandom(3 * 1024 * 1024)})])
-    digest = image.layers[0]
-    faults = fault_proxy(registry.url)
-    faults.stall[digest] = 2 * 1024 * 1024
+    image = make_image([files_layer({"a": os.urandom(3 * 1024 * 1024)})])
+    pusher.push_image(repo_name, "v1", image)
+    digest = image.layer_digests[0]
+    faults.stall_blob(digest, after=2 * 1024 * 1024)
     proxy = start_proxy()
     call = proxy.stub.Pull(registry_pb2.PullRequest(reference=f"{faults.host}/{repo_name}:v1"))
     for event in call:
         if event.WhichOneof("event") == "layer" and event.layer.state == S.LAYER_STATE_DOWNLOADING:
             break
-    assert faults.stalled.wait(20)
+    wait_for(lambda: faults.stalled(digest), 20, what="the stalled download")
     call.cancel()
     wait_for_log(proxy, "pull cancelled")
     faults.release()  # the download thread sees the pull is gone at its next chunk
@@ -205,7 +206,7 @@ def test_client_going_away_stops_the_download_and_a_new_pull_resumes(
     assert not proxy.content.exists(digest)
 
     proxy.pull(f"{faults.host}/{repo_name}:v1")
-    assert faults.gets(digest)[-1].headers.get("Range", "").startswith("bytes=")
+    assert faults.blob_records(digest)[-1].headers.get("Range", "").startswith("bytes=")
     assert proxy.content.exists(digest)
 
 
@@ -218,12 +219,11 @@ def wait_for_log(proxy: ProxyProcess, text: str) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to nobody")
 def test_drops_to_nobody_and_still_does_everything(
-    tmp_path: Any,
-    registry: Distribution,
-    pusher: Pusher,
+    registry: Registry,
+    pusher: RegistryClient,
     repo_name: str,
-    token_registry: tuple[Distribution, Pusher],
-    new_registry: Callable[..., Distribution],
+    token_registry: tuple[Registry, RegistryClient],
+    new_registry: Callable[..., Registry],
     start_proxy: Callable[..., ProxyProcess],
 ) -> None:
     """As a root daemon starts it: `--user nobody`. After the drop the interpreter's own
@@ -231,18 +231,16 @@ def test_drops_to_nobody_and_still_does_everything(
     module late is walked here: plain HTTP, token auth, TLS with a client certificate,
     errors, login, reflection."""
     nobody = pwd.getpwnam("nobody").pw_uid
-    plain = pusher.image(repo_name, "v1", [layer({"n": b"nobody"})])
+    plain = pusher.push_image(repo_name, "v1", make_image([files_layer({"n": b"nobody"})]))
     token_reg, _ = token_registry
-    certs = make_certs(str(tmp_path))
-    tls_reg = new_registry(tls=certs)
-    tls = ssl.create_default_context(cafile=certs.ca)
-    tls.load_cert_chain(certs.client_cert, certs.client_key)
-    secure = Pusher(tls_reg.url, tls=tls).image("tls/img", "v1", [layer({"t": b"tls"})])
+    tls_reg = new_registry(tls=True, client_certs=True)
+    secure = make_image([files_layer({"t": b"tls"})])
+    client_for(tls_reg).push_image("tls/img", "v1", secure)
 
     proxy = start_proxy("--user", "nobody", owner="nobody")
     host_dir = os.path.join(proxy.base, "certs.d", tls_reg.host)
     os.makedirs(host_dir)
-    for path in (certs.ca, certs.client_cert, certs.client_key):
+    for path in tls_reg.client_files():
         shutil.copy(path, host_dir)
         os.chmod(os.path.join(host_dir, os.path.basename(path)), 0o644)
 
@@ -269,7 +267,7 @@ def test_drops_to_nobody_and_still_does_everything(
     names = [s.name for r in services for s in r.list_services_response.service]
     assert "caisson.registry.v1.Registry" in names
 
-    for digest in (plain.layers[0], secure.layers[0]):
+    for digest in (plain.layer_digests[0], secure.layer_digests[0]):
         assert os.stat(proxy.content.path(digest)).st_uid == nobody
     written = sorted(
         os.path.relpath(os.path.join(d, n), proxy.base)

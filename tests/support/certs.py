@@ -1,4 +1,5 @@
-"""Self-signed certificates for the test registry (TLS) and the token issuer (JWT signing)."""
+"""Certificates for the test registry (TLS, client certificates) and the token issuer (JWT
+signing)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,32 @@ def self_signed(directory: str, name: str, common_name: str, ca: bool = True) ->
         )
         .sign(key, hashes.SHA256())
     )
-    cert_path = os.path.join(directory, f"{name}.crt")
+    return _write(directory, name, ".crt", key, cert)
+
+
+def client_cert(directory: str, ca: KeyPair, name: str = "client") -> KeyPair:
+    """A client certificate signed by `ca`, written as NAME.cert and NAME.key: the names a
+    Docker-style client looks for in certs.d/HOST:PORT/."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "caisson test client")]))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca.key, hashes.SHA256())
+    )
+    return _write(directory, name, ".cert", key, cert)
+
+
+def _write(
+    directory: str, name: str, cert_ext: str, key: rsa.RSAPrivateKey, cert: x509.Certificate
+) -> KeyPair:
+    cert_path = os.path.join(directory, name + cert_ext)
     key_path = os.path.join(directory, f"{name}.key")
     with open(cert_path, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))

@@ -123,16 +123,18 @@ class RegistryClient:
                 f"pushing manifest {repo}:{reference}: {resp.status} {resp.data[:300]!r}"
             )
 
-    def push_image(self, repo: str, tag: str, image: Image) -> None:
+    def push_image(self, repo: str, tag: str, image: Image) -> Image:
         for layer in image.layers:
             self.push_blob(repo, layer.blob)
         self.push_blob(repo, image.config_blob)
         self.push_manifest(repo, tag, image.manifest)
+        return image
 
-    def push_index(self, repo: str, tag: str, index: Index) -> None:
+    def push_index(self, repo: str, tag: str, index: Index) -> Index:
         for _, image in index.images:
             self.push_image(repo, image.digest, image)
         self.push_manifest(repo, tag, index.manifest)
+        return index
 
     def get_manifest(self, repo: str, reference: str, accept: list[str]) -> tuple[int, bytes]:
         resp = self.request(

@@ -12,7 +12,7 @@ import json
 import os
 import tarfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 import zstandard
@@ -26,6 +26,7 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+DOCKER_FOREIGN_LAYER_GZIP = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -89,6 +90,7 @@ class Layer:
     diff_id: str
     tar_size: int  # uncompressed
     files_size: int  # sum of regular file sizes (what an unpacked layer holds)
+    urls: tuple[str, ...] = ()  # where a foreign layer is fetched from instead of the registry
 
 
 @dataclass
@@ -106,6 +108,10 @@ class Image:
     @property
     def digest(self) -> str:
         return self.manifest.digest
+
+    @property
+    def layer_digests(self) -> list[str]:
+        return [layer.blob.digest for layer in self.layers]
 
     @property
     def diff_ids(self) -> list[str]:
@@ -269,6 +275,22 @@ def make_layer(tar: Tar, flavour: str = "docker", compression: str = "gzip") -> 
     return Layer(blob, sha256_digest(raw), len(raw), tar.files_size)
 
 
+def files_layer(
+    files: dict[str, bytes], flavour: str = "docker", compression: str = "gzip"
+) -> Layer:
+    """A layer of regular files at the root (names as given), for tests that only need bytes."""
+    tar = Tar()
+    for name, data in files.items():
+        tar.file(name, data)
+    return make_layer(tar, flavour, compression)
+
+
+def foreign_layer(layer: Layer, url: str = "https://example.invalid/") -> Layer:
+    """The same layer as a foreign (non-distributable) one, to be fetched from url + digest."""
+    blob = replace(layer.blob, media_type=DOCKER_FOREIGN_LAYER_GZIP)
+    return replace(layer, blob=blob, urls=(url + blob.digest,))
+
+
 # -- configs and manifests -------------------------------------------------------------------
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -335,7 +357,10 @@ def make_image(
         "schemaVersion": 2,
         "mediaType": media_type,
         "config": config_blob.descriptor(),
-        "layers": [layer.blob.descriptor() for layer in layers],
+        "layers": [
+            layer.blob.descriptor(**({"urls": list(layer.urls)} if layer.urls else {}))
+            for layer in layers
+        ],
     }
     return Image(doc, config_blob, layers, Blob.of(media_type, _json(manifest)))
 

@@ -1,6 +1,7 @@
 """Debian's `docker-registry` (CNCF distribution 2.8) on 127.0.0.1 with its own config and
 filesystem storage, without auth, with htpasswd basic auth, or with token auth backed by a
-tiny token issuer running in the test process."""
+tiny token issuer running in the test process; over plain HTTP, TLS, or TLS that wants a client
+certificate."""
 
 from __future__ import annotations
 
@@ -42,20 +43,24 @@ class TokenRequest:
     scopes: list[str]
     account: str  # "" when anonymous
     authorized: bool
+    authorization: str = ""  # the Authorization header as the client sent it
 
 
 @dataclass
 class TokenIssuer:
     """Issues RS256 JWTs the way distribution 2.8 checks them: `x5c` carries the signing
     certificate, which the registry verifies against its `rootcertbundle` (the same self-signed
-    certificate). Users with a password get what they ask for; anonymous clients get a token
-    granting nothing (as Docker Hub does for private repositories), or a 401 when
-    `refuse_anonymous`."""
+    certificate). Users with a password get what they ask for; anonymous clients get pull
+    access to the `public` repositories and nothing else (as Docker Hub does for private
+    repositories), or a 401 when `refuse_anonymous`. `token_fields` are the fields of the
+    answer that carry the token (the spec allows `token`, `access_token` or both)."""
 
     directory: str
     users: dict[str, str] = field(default_factory=dict)
     refuse_anonymous: bool = False
     expires_in: int = 300
+    public: tuple[str, ...] = ()
+    token_fields: tuple[str, ...] = ("token", "access_token")
     requests: list[TokenRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -126,25 +131,29 @@ class TokenIssuer:
             except ValueError:
                 user, password = "", ""
             if self.users.get(user) != password or not user:
-                self.requests.append(TokenRequest(scopes, user, False))
-                self._send(handler, 401, {"details": "invalid username or password"})
+                self.requests.append(TokenRequest(scopes, user, False, header))
+                self._send(handler, 401, {"details": "incorrect username or password"})
                 return
             account, authorized = user, True
-        self.requests.append(TokenRequest(scopes, account, authorized))
+        self.requests.append(TokenRequest(scopes, account, authorized, header))
         if not authorized and self.refuse_anonymous:
             self._send(handler, 401, {"details": "authentication required"})
             return
-        token = self.token(scopes if authorized else [], account)
-        self._send(
-            handler,
-            200,
-            {
-                "token": token,
-                "access_token": token,
-                "expires_in": self.expires_in,
-                "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            },
-        )
+        token = self.token(scopes if authorized else self._public_pulls(scopes), account)
+        answer: dict[str, Any] = {name: token for name in self.token_fields}
+        answer["expires_in"] = self.expires_in
+        answer["issued_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._send(handler, 200, answer)
+
+    def _public_pulls(self, scopes: list[str]) -> list[str]:
+        """What an anonymous client may have of `scopes`: pull on public repositories."""
+        granted = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            if kind == "repository" and name in self.public and "pull" in actions.split(","):
+                granted.append(f"repository:{name}:pull")
+        return granted
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
@@ -187,8 +196,11 @@ class Credentials:
 
 
 class Registry:
-    """One distribution registry process. `auth` is "none", "basic" or "token". Stop and start
-    again keep the port and the storage (to simulate a registry going away mid-pull)."""
+    """One distribution registry process. `auth` is "none", "basic" or "token" (`public`:
+    repositories the token issuer lets anonymous clients pull). `tls` serves HTTPS with a
+    self-signed certificate; `client_certs` also demands a client certificate signed by it.
+    Stop and start again keep the port and the storage (to simulate a registry going away
+    mid-pull)."""
 
     def __init__(
         self,
@@ -197,9 +209,13 @@ class Registry:
         users: dict[str, str] | None = None,
         tls: bool = False,
         refuse_anonymous: bool = False,
+        public: tuple[str, ...] = (),
+        client_certs: bool = False,
     ) -> None:
         if auth not in ("none", "basic", "token"):
             raise ValueError(f"unknown auth {auth!r}")
+        if client_certs and not tls:
+            raise ValueError("client certificates need tls")
         self.directory = directory
         self.auth = auth
         self.users = dict(users or {})
@@ -210,14 +226,17 @@ class Registry:
         self.log_path = os.path.join(directory, "registry.log")
         os.makedirs(self.storage, exist_ok=True)
         self.tls_keys: KeyPair | None = None
+        self.client_keys: KeyPair | None = None
         if tls:
             from tests.support import certs
 
             self.tls_keys = certs.self_signed(directory, "registry", "127.0.0.1")
+            if client_certs:
+                self.client_keys = certs.client_cert(directory, self.tls_keys)
         self.issuer: TokenIssuer | None = None
         if auth == "token":
             self.issuer = TokenIssuer(
-                directory, users=self.users, refuse_anonymous=refuse_anonymous
+                directory, users=self.users, refuse_anonymous=refuse_anonymous, public=public
             )
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
@@ -242,7 +261,18 @@ class Registry:
     def ssl_context(self) -> ssl.SSLContext | None:
         if self.tls_keys is None:
             return None
-        return ssl.create_default_context(cafile=self.tls_keys.cert_path)
+        context = ssl.create_default_context(cafile=self.tls_keys.cert_path)
+        if self.client_keys is not None:
+            context.load_cert_chain(self.client_keys.cert_path, self.client_keys.key_path)
+        return context
+
+    def client_files(self) -> list[str]:
+        """What a Docker-style client puts in certs.d/HOST:PORT/ for this registry: the CA
+        (*.crt) and, when the registry wants one, the client certificate and key."""
+        files = [self.ca_path]
+        if self.client_keys is not None:
+            files += [self.client_keys.cert_path, self.client_keys.key_path]
+        return files
 
     def credentials(self) -> Credentials | None:
         if not self.users:
@@ -262,6 +292,8 @@ class Registry:
                 "certificate": self.tls_keys.cert_path,
                 "key": self.tls_keys.key_path,
             }
+            if self.client_keys is not None:
+                http["tls"]["clientcas"] = [self.tls_keys.cert_path]
         config: dict[str, Any] = {
             "version": "0.1",
             "log": {"level": "info", "formatter": "json", "accesslog": {"disabled": True}},
@@ -271,6 +303,8 @@ class Registry:
                 "maintenance": {"uploadpurging": {"enabled": False}},
             },
             "http": http,
+            # Foreign (non-distributable) layers must name URLs the registry allows.
+            "validation": {"manifests": {"urls": {"allow": ["^https?://"]}}},
         }
         if self.auth == "basic":
             import bcrypt
