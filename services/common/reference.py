@@ -109,9 +109,8 @@ def parse(text: str, default_tag: bool = True) -> Reference:
     if domain == LEGACY_DOMAIN:
         domain = DEFAULT_DOMAIN
     if any(c.isupper() for c in path):
-        raise InvalidArgument(
-            f"invalid reference format: repository name ({path}) must be lowercase"
-        )
+        # docker 20.10's wording (the oracle's); 23+ adds the name in parentheses
+        raise InvalidArgument("invalid reference format: repository name must be lowercase")
     components = path.split("/")
     if not all(_COMPONENT.match(c) for c in components):
         raise InvalidArgument(f"invalid reference format: {original!r}")

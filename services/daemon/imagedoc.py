@@ -38,8 +38,9 @@ def config_section(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def inspect(img: ImageRecord, config: dict[str, Any]) -> dict[str, Any]:
-    repo_tags = [from_name(name, tag=tag).familiar() for name, tag in img.tags]
-    repo_digests = [from_name(name, digest=d).familiar() for name, d in img.digests]
+    # Sorted as strings, as docker lists them.
+    repo_tags = sorted(from_name(name, tag=tag).familiar() for name, tag in img.tags)
+    repo_digests = sorted(from_name(name, digest=d).familiar() for name, d in img.digests)
     doc: dict[str, Any] = {
         "Id": img.id,
         "RepoTags": repo_tags,

@@ -5,8 +5,9 @@ Different keys must all match; several values of one key match when any does (do
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-import fnmatch
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,7 @@ def parse(
             want = {v.lower() in ("true", "1") for v in values}
             tests.append(lambda img, want=want: (not img.tags) in want)
         elif key == "reference":
-            tests.append(lambda img, pats=values: any(_ref_matches(img, p) for p in pats))
+            tests.append(lambda img, pats=values: narrow(img, pats) is not None)
         elif key == "label":
             tests.append(lambda img, ls=values: any(_has_label(config(img), lbl) for lbl in ls))
         else:
@@ -55,13 +56,45 @@ def parse(
     return lambda img: all(t(img) for t in tests)
 
 
-def _ref_matches(img: ImageRecord, pattern: str) -> bool:
-    for name, tag in img.tags:
-        ref = from_name(name, tag=tag)
-        for candidate in (ref.familiar_name, ref.familiar(), ref.name, str(ref)):
-            if fnmatch.fnmatchcase(candidate, pattern):
-                return True
-    return False
+def narrow(img: ImageRecord, patterns: list[str]) -> ImageRecord | None:
+    """The image with only the tags and digests some pattern matches (None if none does), as
+    docker shows `images REPO[:TAG]`: a pattern matches a reference's familiar string or its
+    familiar name, with path.Match globbing (`*` does not cross `/`)."""
+    regexes = [_glob(p) for p in patterns]
+
+    def hit(*candidates: str) -> bool:
+        return any(r.fullmatch(c) for r in regexes for c in candidates)
+
+    tags = [(n, t) for n, t in img.tags if hit(from_name(n, tag=t).familiar(), _familiar(n))]
+    digests = [
+        (n, d) for n, d in img.digests if hit(from_name(n, digest=d).familiar(), _familiar(n))
+    ]
+    if not tags and not digests:
+        return None
+    return dataclasses.replace(img, tags=tags, digests=digests)
+
+
+def _familiar(name: str) -> str:
+    return from_name(name).familiar_name
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and "]" in pattern[i + 1 :]:
+            j = pattern.index("]", i + 1)
+            out.append("[" + pattern[i + 1 : j] + "]")
+            i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
 
 
 def _has_label(config: dict[str, Any], label: str) -> bool:

@@ -111,7 +111,14 @@ class ImageService:
             watch.job(job.id)
             puller = Puller(self.proxy, self.executor, self.content, self._max_downloads())
             watch.on_cancel(puller.cancel)
-            pulled = puller.run(ref, plat, auth, watch.layers, watch.update)
+            pulled = puller.run(
+                ref,
+                plat,
+                auth,
+                watch.layers,
+                watch.update,
+                lambda i: self.store.image(i) is not None,
+            )
             r = pulled.resolved
             image_id = r.config_digest
             before = self.store.image(image_id)
@@ -183,21 +190,25 @@ class ImageService:
         return data
 
     def list(self, filter_ref: str, filters: list[str]) -> list[ImageRecord]:
-        """Every image (untagged ones show as <none>), or those a REPO[:TAG] names, narrowed
-        by docker's filters. Docker's `-a` also shows intermediate build images; pulled
-        images have none."""
-        images = self.store.images()
-        if filters:
-            keep = imagefilter.parse(filters, self.config, self.resolve)
-            images = [img for img in images if keep(img)]
+        """The images docker's `images [REPO[:TAG]] [--filter ...]` shows. The REPO[:TAG]
+        argument is a reference filter, and a reference filter narrows each image's tags and
+        digests to the matching ones. Docker's `-a` also shows intermediate build images;
+        pulled images have none."""
         if filter_ref:
-            ref = reference.parse(filter_ref, default_tag=False)
-            images = [
-                img
-                for img in images
-                if any(n == ref.name and (not ref.tag or t == ref.tag) for n, t in img.tags)
-            ]
-        return images
+            filters = [*filters, f"reference={filter_ref}"]
+        images = self.store.images()
+        if not filters:
+            return images
+        keep = imagefilter.parse(filters, self.config, self.resolve)
+        patterns = [f.partition("=")[2] for f in filters if f.startswith("reference=")]
+        out = []
+        for img in images:
+            if not keep(img):
+                continue
+            narrowed = imagefilter.narrow(img, patterns) if patterns else img
+            if narrowed is not None:
+                out.append(narrowed)
+        return out
 
     def inspect(self, refs: list[str]) -> list[str]:
         docs = []
@@ -226,7 +237,9 @@ class ImageService:
             self.engine.events.publish("image", "tag", img.id, job_id=job.id, name=ref.familiar())
 
     def remove(self, text: str, force: bool, prune: bool = True) -> tuple[list[str], list[str]]:
-        """`rmi`: untags, and deletes the image when nothing names it any more."""
+        """`rmi`: untags, and deletes the image when nothing names it any more; returns the
+        references removed and the ids deleted (the image, then its layers' chain ids, top
+        first, as docker lists them)."""
         img = self.resolve(text)
         untagged: list[str] = []
         deleted: list[str] = []
@@ -240,34 +253,28 @@ class ImageService:
                     f"(must force) - image {img.id[7:19]} is being used by a container"
                 )
             if by_id:
-                repos = {name for name, _ in img.tags}
-                if len(repos) > 1 and not force:
+                if len({name for name, _ in img.tags}) > 1 and not force:
                     raise errors.FailedPrecondition(
                         f"conflict: unable to delete {img.id[7:19]} (must be forced) - image is "
                         "referenced in multiple repositories"
                     )
                 for name, tag in img.tags:
                     self.store.remove_tag(name, tag)
-                    untagged.append(
-                        str(reference.Reference(*name.split("/", 1), tag=tag).familiar())
-                    )
                 for name, digest in img.digests:
                     self.store.remove_digest(name, digest)
-                    untagged.append(
-                        f"{reference.Reference(*name.split('/', 1)).familiar_name}@{digest}"
-                    )
+                untagged = refs_of(img)
             else:
                 ref = reference.parse(text)
                 if ref.digest:
                     self.store.remove_digest(ref.name, ref.digest)
-                    untagged.append(ref.familiar())
                 else:
                     self.store.remove_tag(ref.name, ref.tag)
-                    untagged.append(ref.familiar())
-                    remaining = self.store.image(img.id)
-                    if remaining is not None and not remaining.tags:
-                        # The last tag is gone: its repo digests go with it, like docker.
-                        for name, digest in remaining.digests:
+                untagged.append(ref.familiar())
+                remaining = self.store.image(img.id)
+                if remaining is not None and not any(n == ref.name for n, _ in remaining.tags):
+                    # The repository's last tag is gone: its digests go with it, like docker.
+                    for name, digest in remaining.digests:
+                        if name == ref.name and digest != ref.digest:
                             self.store.remove_digest(name, digest)
                             untagged.append(reference.from_name(name, digest=digest).familiar())
             for u in untagged:
@@ -278,35 +285,33 @@ class ImageService:
                 deleted.append(img.id)
                 self.engine.events.publish("image", "delete", img.id, job_id=job.id)
                 if prune:
-                    self.gc()
+                    deleted += _layers_removed(img, self.gc()[1])
         return untagged, deleted
 
     def prune(self, all_: bool) -> tuple[list[str], list[str], int]:
         """Deletes dangling images (all unused ones with `all_`); returns the references
-        removed, the image ids deleted and the bytes freed."""
+        removed, the ids deleted (images and their layers) and the bytes freed."""
         untagged: list[str] = []
-        deleted: list[str] = []
+        removed: list[ImageRecord] = []
         with self.engine.job("image prune") as job:
             for img in self.store.images():
-                if self.in_use(img.id):
+                if self.in_use(img.id) or not (all_ or not img.tags):
                     continue
-                if all_ or not img.tags:
-                    refs = [reference.from_name(n, tag=t).familiar() for n, t in img.tags]
-                    refs += [reference.from_name(n, digest=d).familiar() for n, d in img.digests]
-                    self.store.delete_image(img.id)
-                    untagged += refs
-                    deleted.append(img.id)
-                    for ref in refs:
-                        self.engine.events.publish(
-                            "image", "untag", img.id, job_id=job.id, name=ref
-                        )
-                    self.engine.events.publish("image", "delete", img.id, job_id=job.id)
-            freed = self.gc()
+                refs = refs_of(img)
+                self.store.delete_image(img.id)
+                untagged += refs
+                removed.append(img)
+                for ref in refs:
+                    self.engine.events.publish("image", "untag", img.id, job_id=job.id, name=ref)
+                self.engine.events.publish("image", "delete", img.id, job_id=job.id)
+            freed, chains = self.gc()
             self.engine.events.publish("image", "prune", "", job_id=job.id, reclaimed=str(freed))
+        deleted = [x for img in removed for x in (img.id, *_layers_removed(img, chains))]
         return untagged, deleted, freed
 
-    def gc(self) -> int:
-        """Deletes blobs and snapshots no image refers to; returns the bytes freed."""
+    def gc(self) -> tuple[int, set[str]]:
+        """Deletes blobs and snapshots no image refers to; returns the bytes freed and the
+        chain ids of the snapshots removed."""
         with self._gc_lock.gc():
             images = self.store.images()
             live_blobs = set().union(*(img.blob_digests for img in images)) if images else set()
@@ -315,12 +320,25 @@ class ImageService:
             for digest in self.content.list():
                 if digest not in live_blobs:
                     freed += self.content.delete(digest)
+            removed: set[str] = set()
             for snap in self.executor.snapshots():
                 if snap.chain_id not in live_chains:
                     self.executor.remove_snapshot(snap.chain_id)
                     freed += snap.size
-            log.info("garbage collected", bytes=freed)
-            return freed
+                    removed.add(snap.chain_id)
+            log.info("garbage collected", bytes=freed, snapshots=len(removed))
+            return freed, removed
+
+
+def refs_of(img: ImageRecord) -> list[str]:
+    """The image's references as docker shows them: familiar strings, sorted as strings."""
+    refs = [reference.from_name(n, tag=t).familiar() for n, t in img.tags]
+    refs += [reference.from_name(n, digest=d).familiar() for n, d in img.digests]
+    return sorted(refs)
+
+
+def _layers_removed(img: ImageRecord, chains: set[str]) -> list[str]:
+    return [layer.chain_id for layer in reversed(img.layers) if layer.chain_id in chains]
 
 
 def _now() -> float:

@@ -77,6 +77,10 @@ class Pulled:
     layers: list[Layer] = field(default_factory=list)
 
 
+def _ignore(_update: LayerUpdate) -> None:
+    pass
+
+
 def chain_ids(diff_ids: list[str]) -> list[str]:
     """ChainID(0) = DiffID(0); ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n))."""
     out: list[str] = []
@@ -140,7 +144,10 @@ class Puller:
         auth: registry_pb2.AuthConfig,
         on_layers: Callable[[list[LayerUpdate]], None],
         on_update: Callable[[LayerUpdate], None],
+        known: Callable[[str], bool],
     ) -> Pulled:
+        """Pulls and unpacks; `known(image_id)` says the image is here already, in which case
+        no layer is reported (docker prints no layer lines for an up-to-date image)."""
         req = registry_pb2.PullRequest(
             reference=str(ref),
             platform=plat,
@@ -158,11 +165,20 @@ class Puller:
         resolved = self._resolved(ref, first.resolved)
         existing = {s.chain_id for s in self.executor.snapshots()}
         todo = [i for i, layer in enumerate(resolved.layers) if layer.chain_id not in existing]
-        on_layers(
-            [
-                LayerUpdate(layer.digest, WAITING if i in todo else ALREADY_EXISTS)
-                for i, layer in enumerate(resolved.layers)
-            ]
+        if known(resolved.config_digest):
+            on_layers([])
+            on_update = _ignore
+        else:
+            on_layers(
+                [
+                    LayerUpdate(layer.digest, WAITING if i in todo else ALREADY_EXISTS)
+                    for i, layer in enumerate(resolved.layers)
+                ]
+            )
+        # The proxy says WAITING for every layer; docker says it only of layers queued behind
+        # the download limit.
+        queued = set(
+            list(dict.fromkeys(resolved.layers[i].digest for i in todo))[self.max_downloads :]
         )
         by_digest: dict[str, list[int]] = {}
         for i in todo:
@@ -214,7 +230,20 @@ class Puller:
         downloaded: set[str] = set()
         waiting_retry: set[int] = set()
         unpacked: set[int] = set()
+        completed = 0  # layers of `todo` reported PULL_COMPLETE, in order like docker
         proxy_done = False
+
+        def report_completed() -> None:
+            # A layer is complete once unpacked and its download verified, and completes
+            # after the layers below it, so statuses only move forward, bottom layer first.
+            nonlocal completed
+            while completed < len(todo):
+                i = todo[completed]
+                if i not in unpacked or resolved.layers[i].digest not in downloaded:
+                    return
+                on_update(LayerUpdate(resolved.layers[i].digest, PULL_COMPLETE))
+                completed += 1
+
         try:
             while len(unpacked) < len(todo) or not proxy_done:
                 kind, value = q.get()
@@ -232,13 +261,15 @@ class Puller:
                     status = _PROXY_STATES.get(lp.state)
                     if lp.digest not in by_digest or status is None:
                         continue
-                    on_update(LayerUpdate(lp.digest, status, lp.current, lp.total, lp.message))
+                    if status != WAITING or lp.digest in queued:
+                        on_update(LayerUpdate(lp.digest, status, lp.current, lp.total, lp.message))
                     done = lp.state in (
                         registry_pb2.LAYER_STATE_DOWNLOADED,
                         registry_pb2.LAYER_STATE_EXISTS,
                     )
                     if done:
                         downloaded.add(lp.digest)
+                        report_completed()
                     for i in by_digest[lp.digest]:
                         if i not in started and (done or status == DOWNLOADING):
                             started.add(i)
@@ -254,7 +285,7 @@ class Puller:
                         )
                 elif kind == "unpacked":
                     unpacked.add(value)
-                    on_update(LayerUpdate(resolved.layers[value].digest, PULL_COMPLETE))
+                    report_completed()
                 elif kind == "unpack failed":
                     i, follow, err = value
                     if not follow or i in retried or isinstance(err, errors.Cancelled):

@@ -142,11 +142,11 @@ class ImagesServicer(daemon_pb2_grpc.ImagesServicer):
             out.append(
                 daemon_pb2.ImageSummary(
                     id=img.id,
-                    repo_tags=[from_name(n, tag=t).familiar() for n, t in img.tags],
-                    repo_digests=[from_name(n, digest=d).familiar() for n, d in img.digests],
+                    repo_tags=sorted(from_name(n, tag=t).familiar() for n, t in img.tags),
+                    repo_digests=sorted(from_name(n, digest=d).familiar() for n, d in img.digests),
                     created=_ts(img.created),
                     size=img.size,
-                    containers=0,
+                    containers=-1,  # not counted (docker's -1, shown as N/A)
                 )
             )
         return daemon_pb2.ListImagesResponse(images=out)

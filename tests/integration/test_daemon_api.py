@@ -299,7 +299,7 @@ def test_images_filters(daemon: Daemon, catalog: Catalog) -> None:
         layers_repo,
     }
     assert repos("label=org.example.test") == {busybox_repo, layers_repo}
-    assert repos("label=org.example.test=caisson", "reference=*layers*") == {layers_repo}
+    assert repos("label=org.example.test=caisson", "reference=*/test/layers*") == {layers_repo}
     assert repos("label=org.example.test=other") == set()
     assert repos("dangling=false") == {busybox_repo, layers_repo}
     assert repos("dangling=true") == set()
