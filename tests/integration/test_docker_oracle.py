@@ -454,16 +454,6 @@ def test_cold_pull_off_a_tty_prints_no_progress_statuses(
         assert not shown & {"Downloading", "Extracting"}, show(d, c)
 
 
-@pytest.mark.xfail(
-    reason="caisson bug, a race, so the mark is not strict: a layer can print 'Download "
-    "complete' after its 'Pull complete'. The executor, which unpacks as the blob arrives, "
-    "can finish a small layer before the registry proxy reports it downloaded. The daemon "
-    "(services/daemon/pull.py) still passes on that later proxy event. Seen on "
-    "HOST/test/multi-docker, layer af2174cb332e: Pulling fs layer, Waiting, Downloading, "
-    "Verifying Checksum, Pull complete, Download complete. Docker's statuses only move "
-    "forward.",
-    strict=False,
-)
 def test_layer_statuses_only_move_forward(
     docker: Dockerd, daemon: Daemon, catalog: Catalog
 ) -> None:
