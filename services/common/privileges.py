@@ -37,3 +37,18 @@ def drop_to(user: str) -> pwd.struct_passwd:
     except PermissionError:
         return pw
     raise errors.Internal(f"dropping privileges to {user!r} failed: could regain root")
+
+
+def hand_over(user: str, dirs: list[str]) -> None:
+    """Creates `dirs` (if missing) and gives them to `user`, when we are root and about to
+    drop to that user: what it must write after the drop must be its own."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        raise errors.InvalidArgument(f"--user {user!r}: no such user") from None
+    for d in dirs:
+        os.makedirs(d, exist_ok=True)
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+        os.chmod(d, 0o755)

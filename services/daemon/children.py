@@ -18,7 +18,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from caisson import errors, logs, server
+from caisson import errors, logs, privileges, server
 from caisson.daemon.config import Config
 
 log = logs.get("caisson.daemon.children")
@@ -104,17 +104,13 @@ def proxy_user(cfg: Config) -> pwd.struct_passwd | None:
 
 def prepare_content_root(content_root: str, user: pwd.struct_passwd | None) -> None:
     """Gives the proxy user the content store (and only it), and checks it can get there."""
-    dirs = [
-        content_root,
-        *(os.path.join(content_root, d) for d in ("blobs", "blobs/sha256", "ingest")),
-    ]
+    subdirs = ("blobs", "blobs/sha256", "ingest")
+    dirs = [content_root, *(os.path.join(content_root, d) for d in subdirs)]
     for d in dirs:
         os.makedirs(d, exist_ok=True)
     if user is None:
         return
-    for d in dirs:
-        os.chown(d, user.pw_uid, user.pw_gid)
-        os.chmod(d, 0o755)
+    privileges.hand_over(user.pw_name, dirs)
     ingest = os.path.join(content_root, "ingest")
     for name in os.listdir(ingest):
         with contextlib.suppress(FileNotFoundError):

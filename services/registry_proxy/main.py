@@ -98,7 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         address = server.parse_address(args.listen)
         hosts = Hosts(args.insecure_registry, args.registry_mirror, args.certs_dir)
         if args.user:
-            # First thing: everything below (content store, socket) is created as the user.
+            # First thing: everything below (content store, socket) is created as the user,
+            # in directories that are the user's (the daemon prepares them too; a proxy
+            # started on its own, as in docker-compose.yml, does it here).
+            root = args.content_root
+            dirs = [root, *(os.path.join(root, d) for d in ("blobs", "blobs/sha256", "ingest"))]
+            if address.scheme == "unix":
+                dirs.append(os.path.dirname(address.path))
+            privileges.hand_over(args.user, dirs)
             _import_lazy_modules()
             privileges.drop_to(args.user)
         content = ContentStore(args.content_root)

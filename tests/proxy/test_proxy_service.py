@@ -300,3 +300,19 @@ def test_bad_flags_fail_clearly(tmp_path: object, args: list[str], rc: int, mess
     assert result.returncode == rc
     assert message in result.stderr
     assert not os.path.exists(os.path.join(str(tmp_path), "content"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to nobody")
+def test_started_alone_as_root_it_hands_its_directories_to_the_user(
+    registry: Registry,
+    pusher: RegistryClient,
+    repo_name: str,
+    start_proxy: Callable[..., ProxyProcess],
+) -> None:
+    """As docker-compose.yml starts it: root-owned directories, `--user nobody`."""
+    nobody = pwd.getpwnam("nobody").pw_uid
+    pusher.push_image(repo_name, "v1", make_image([files_layer({"n": b"alone"})]))
+    proxy = start_proxy("--user", "nobody")
+    assert proxy.stub.Info(empty_pb2.Empty()).uid == nobody
+    proxy.pull(f"{registry.host}/{repo_name}:v1")
+    assert os.stat(proxy.content.blobs).st_uid == nobody
