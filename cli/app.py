@@ -1,6 +1,7 @@
 """The command line: global flags, the command tree, and how each outcome becomes output and
-an exit code. Exit codes follow docker: 0 success, 1 an error (one line on stderr),
-125 bad usage, 130 interrupted. No traceback reaches the user unless -D asks for one.
+an exit code. Exit codes follow docker: 0 success, 1 an error (one line on stderr; a wrong
+number of arguments, which docker counts as an error too, adds the usage), 125 bad flags,
+130 interrupted. No traceback reaches the user unless -D asks for one.
 """
 
 from __future__ import annotations
@@ -8,32 +9,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from caisson import __version__
+from caisson.cli import args as cli_args
 from caisson.cli import auth, client, config, events, images, pull, system, template
 from caisson.cli.context import Context
 from caisson.cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, CLIError, UsageError
 
-_INVALID_CHOICE = re.compile(r"argument [A-Za-z_]+: invalid choice: '([^']*)'")
 
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as docker does (exit 125) instead of exiting 2."""
-
-    def error(self, message: str) -> NoReturn:
-        m = _INVALID_CHOICE.match(message)
-        if m:
-            message = f"'{m.group(1)}' is not a {self.prog} command"
-        raise UsageError(message, self.prog)
-
-
-def build_parser() -> Parser:
-    parser = Parser(
+def build_parser() -> cli_args.Parser:
+    parser = cli_args.Parser(
         prog="caisson",
         description="A container engine: the client of caisson-daemon.",
         allow_abbrev=False,
@@ -119,8 +108,7 @@ def run(
                 args, extra = build_parser().parse_known_args(list(argv))
             except SystemExit as e:
                 return e.code if isinstance(e.code, int) else 0
-        if extra:
-            raise UsageError(f"unrecognized arguments: {' '.join(extra)}", args.help_parser.prog)
+        cli_args.bind(args, extra)
         debug = args.debug
         if args.func is None:
             args.help_parser.print_help(stdout)

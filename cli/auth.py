@@ -9,6 +9,7 @@ import getpass
 from typing import Any
 
 from caisson import errors, reference
+from caisson.cli import args as cli_args
 from caisson.cli import config
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError, UsageError
@@ -110,16 +111,18 @@ def remove(config_dir: str, host: str) -> bool:
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser("login", help="Log in to a registry")
+    text = "Log in to a registry"
+    p = commands.add_parser("login", help=text, description=text)
     p.add_argument("-u", "--username", default="")
     p.add_argument("-p", "--password", default=None)
     p.add_argument("--password-stdin", action="store_true", help="Take the password from stdin")
-    p.add_argument("server", nargs="?", default=HUB, metavar="SERVER")
-    p.set_defaults(func=login)
+    p.set_defaults(func=login, server=HUB)
+    cli_args.takes(p, "[OPTIONS] [SERVER]", "server", most=1)
 
-    p = commands.add_parser("logout", help="Log out from a registry")
-    p.add_argument("server", nargs="?", default=HUB, metavar="SERVER")
-    p.set_defaults(func=logout)
+    text = "Log out from a registry"
+    p = commands.add_parser("logout", help=text, description=text)
+    p.set_defaults(func=logout, server=HUB)
+    cli_args.takes(p, "[SERVER]", "server", most=1)
 
 
 def _ask_username(ctx: Context, host: str) -> str:

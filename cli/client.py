@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import grpc
 
 from caisson import errors, server
-from caisson.cli.errors import CLIError, UsageError
+from caisson.cli.errors import CLIError, NotFound, UsageError
 from caisson_api.daemon.v1 import daemon_pb2_grpc
 
 DEFAULT_HOST = "unix:///run/caisson/caisson.sock"
@@ -107,7 +107,8 @@ class Daemon:
             details.startswith(_CONNECT_FAILED) or not self._reachable()
         ):
             return CLIError(self._cannot_connect(details))
-        return CLIError(f"Error response from daemon: {details}")
+        message = f"Error response from daemon: {details}"
+        return NotFound(message) if code == grpc.StatusCode.NOT_FOUND else CLIError(message)
 
     def _reachable(self) -> bool:
         """Tells the daemon's own UNAVAILABLE errors (a registry down) from losing the daemon."""

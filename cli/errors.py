@@ -15,6 +15,10 @@ class CLIError(Exception):
         self.exit_code = exit_code
 
 
+class NotFound(CLIError):
+    """The daemon's NOT_FOUND; some commands word it as docker's client does."""
+
+
 class UsageError(CLIError):
     """Bad flags or arguments; `help_prog` names the command whose --help to suggest."""
 

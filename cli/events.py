@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from caisson.cli import args as cli_args
 from caisson.cli import output, template
 from caisson.cli.context import Context
 from caisson_api.daemon.v1 import daemon_pb2
@@ -109,7 +110,8 @@ def events(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser("events", help="Get real-time events from the daemon")
+    text = "Get real-time events from the daemon"
+    p = commands.add_parser("events", help=text, description=text)
     p.add_argument(
         "--since", type=_time_arg, default=None, metavar="TIME", help="Show events since"
     )
@@ -118,4 +120,5 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "-f", "--filter", type=_filter_arg, action="append", default=[], metavar="KEY=VALUE"
     )
     p.add_argument("--format", default="", help="'json' or a Go-like template")
+    cli_args.takes(p, "[OPTIONS]")
     p.set_defaults(func=events)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,13 +13,15 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 
 from caisson import errors, reference
+from caisson.cli import args as cli_args
 from caisson.cli import output, template
 from caisson.cli.context import Context
-from caisson.cli.errors import CLIError
+from caisson.cli.errors import CLIError, NotFound
 from caisson_api.daemon.v1 import daemon_pb2
 
 Command = Callable[[Context, argparse.Namespace], int]
 NONE = "<none>"
+_IMAGE_ID = re.compile(r"[a-f0-9]{64}")
 
 IMAGE_HEADERS = {
     "Repository": "REPOSITORY",
@@ -103,7 +106,8 @@ def image_fields(row: ImageRow, trunc: bool, now: datetime | None = None) -> dic
     """A row as docker's imageContext: the keys `--format` and `--format json` see."""
     created = timestamp(row.image.created, row.image.HasField("created"))
     return {
-        "Containers": str(row.image.containers),
+        # -1: the daemon did not count them, as docker's daemon does not when it lists images.
+        "Containers": "N/A" if row.image.containers < 0 else str(row.image.containers),
         "CreatedAt": output.go_time(created) if created else "N/A",
         "CreatedSince": output.since(created, now),
         "Digest": row.digest,
@@ -126,10 +130,10 @@ def render_images(
     fmt: str = "",
     now: datetime | None = None,
 ) -> str:
-    if quiet:
-        ids = list(dict.fromkeys(output.short_id(i.id, trunc) for i in images))
-        return "".join(i + "\n" for i in ids)
     rows = [image_fields(r, trunc, now) for r in image_rows(images, digests)]
+    if quiet:
+        # One ID per row, as docker prints them: an image with four tags appears four times.
+        return "".join(r["ID"] + "\n" for r in rows)
     if fmt == "json":
         return "".join(output.json_line(r) + "\n" for r in rows)
     if fmt:
@@ -165,6 +169,9 @@ def inspect(ctx: Context, args: argparse.Namespace) -> int:
         try:
             with ctx.daemon.calls():
                 resp = ctx.daemon.images.Inspect(daemon_pb2.InspectImageRequest(references=[ref]))
+        except NotFound:
+            failures.append(no_such_image(ref))
+            continue
         except CLIError as e:
             failures.append(e)
             continue
@@ -177,9 +184,16 @@ def inspect(ctx: Context, args: argparse.Namespace) -> int:
         tmpl = template.Template(args.format)
         for doc in documents:
             ctx.out(tmpl.execute(doc))
+        if not documents:
+            ctx.out()  # docker's template inspector ends with a newline even with nothing
     else:
         ctx.out(output.json_pretty(documents))
     return _report(ctx, failures)
+
+
+def no_such_image(ref: str) -> CLIError:
+    """docker 20.10's CLI words a 404 itself, naming the image as the user typed it."""
+    return CLIError(f"Error: No such image: {ref}")
 
 
 def _report(ctx: Context, failures: list[CLIError]) -> int:
@@ -190,17 +204,21 @@ def _report(ctx: Context, failures: list[CLIError]) -> int:
 
 
 def history_fields(
-    entry: daemon_pb2.HistoryEntry, trunc: bool, now: datetime | None = None
+    entry: daemon_pb2.HistoryEntry, trunc: bool, now: datetime | None = None, human: bool = True
 ) -> dict[str, str]:
+    """A layer as docker's historyContext. Keys sorted: `{{json .}}` shows them in this order,
+    as docker's JSON of a map does."""
     created = timestamp(entry.created, entry.HasField("created"))
+    created_at = output.rfc3339(created) if created else "N/A"
     created_by = entry.created_by.replace("\t", " ")
     return {
-        "ID": entry.id if entry.id.startswith("<") else output.short_id(entry.id, trunc),
-        "CreatedSince": output.since(created, now),
-        "CreatedAt": output.rfc3339(created) if created else "N/A",
-        "CreatedBy": output.ellipsis(created_by, 45) if trunc else created_by,
-        "Size": output.image_size(entry.size),
         "Comment": entry.comment,
+        "CreatedAt": created_at,
+        "CreatedBy": output.ellipsis(created_by, 45) if trunc else created_by,
+        # --human=false: the time itself and sizes in bytes, also through --format.
+        "CreatedSince": output.since(created, now) if human else created_at,
+        "ID": entry.id if entry.id.startswith("<") else output.short_id(entry.id, trunc),
+        "Size": output.image_size(entry.size) if human else str(entry.size),
     }
 
 
@@ -209,17 +227,18 @@ def render_history(
     *,
     quiet: bool = False,
     trunc: bool = True,
+    human: bool = True,
     fmt: str = "",
     now: datetime | None = None,
 ) -> str:
-    rows = [history_fields(e, trunc, now) for e in entries]
+    rows = [history_fields(e, trunc, now, human) for e in entries]
     if quiet:
         return "".join(r["ID"] + "\n" for r in rows)
     if fmt == "json":
         return "".join(output.json_line(r) + "\n" for r in rows)
     if fmt:
         return template.render(fmt, rows, HISTORY_HEADERS)
-    columns = ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"]
+    columns = ["ID", "CreatedSince" if human else "CreatedAt", "CreatedBy", "Size", "Comment"]
     table = [[HISTORY_HEADERS[c] for c in columns]]
     table += [[r[c] for c in columns] for r in rows]
     return output.table(table)
@@ -230,13 +249,36 @@ def history(ctx: Context, args: argparse.Namespace) -> int:
         resp = ctx.daemon.images.History(daemon_pb2.HistoryRequest(reference=args.reference))
     ctx.stdout.write(
         render_history(
-            list(resp.entries), quiet=args.quiet, trunc=not args.no_trunc, fmt=args.format or ""
+            list(resp.entries),
+            quiet=args.quiet,
+            trunc=not args.no_trunc,
+            human=args.human,
+            fmt=args.format or "",
         )
     )
     return 0
 
 
+def _check_tag_references(source: str, target: str) -> None:
+    """What docker's client checks before it asks the daemon to tag: the source may also be
+    an image ID; the target must be a name, optionally with a tag, but no digest."""
+    if not (reference.is_sha256(source) or _IMAGE_ID.fullmatch(source)):
+        _parsed_for_tag(source)
+    if _parsed_for_tag(target).digest:
+        raise CLIError("refusing to create a tag with a digest reference")
+
+
+def _parsed_for_tag(text: str) -> reference.Reference:
+    try:
+        return reference.parse(text)
+    except errors.InvalidArgument as e:
+        raise CLIError(
+            f'Error parsing reference: "{text}" is not a valid repository/tag: {e}'
+        ) from None
+
+
 def tag(ctx: Context, args: argparse.Namespace) -> int:
+    _check_tag_references(args.source, args.target)
     with ctx.daemon.calls():
         ctx.daemon.images.Tag(daemon_pb2.TagRequest(source=args.source, target=args.target))
     return 0
@@ -244,19 +286,26 @@ def tag(ctx: Context, args: argparse.Namespace) -> int:
 
 def remove(ctx: Context, args: argparse.Namespace) -> int:
     failures: list[CLIError] = []
+    fatal = False
     for ref in args.references:
         req = daemon_pb2.RemoveImageRequest(reference=ref, force=args.force, no_prune=args.no_prune)
         try:
             with ctx.daemon.calls():
                 resp = ctx.daemon.images.Remove(req)
+        except NotFound:
+            failures.append(no_such_image(ref))
+            continue
         except CLIError as e:
             failures.append(e)
+            fatal = True
             continue
         for untagged in resp.untagged:
             ctx.out(f"Untagged: {output.familiar(untagged)}")
         for deleted in resp.deleted:
             ctx.out(f"Deleted: {deleted}")
-    return _report(ctx, failures)
+    code = _report(ctx, failures)
+    # As docker: with -f, images that are not there are reported but are no failure.
+    return 0 if args.force and not fatal else code
 
 
 PRUNE_DANGLING = "WARNING! This will remove all dangling images."
@@ -304,35 +353,39 @@ def _ls_args(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, since=IMAGE",
     )
-    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
+    cli_args.takes(p, "[OPTIONS] [REPOSITORY[:TAG]]", "reference", most=1)
 
 
 def _inspect_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--format", default="", help="'json' or a Go-like template")
-    p.add_argument("references", nargs="+", metavar="IMAGE")
+    cli_args.takes(p, "[OPTIONS] IMAGE [IMAGE...]", "references", least=1, most=None)
 
 
 def _history_args(p: argparse.ArgumentParser) -> None:
+    # -H is also the global --host, as in docker: this one only follows `history`.
+    cli_args.add_bool(
+        p, "-H", "--human", default=True, help="Print sizes and dates in human readable format"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     p.add_argument("--format", default="", help="'json' or a Go-like template")
-    p.add_argument("reference", metavar="IMAGE")
+    cli_args.takes(p, "[OPTIONS] IMAGE", "reference", least=1, most=1)
 
 
 def _tag_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
-    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
+    cli_args.takes(p, "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "source", "target", least=2, most=2)
 
 
 def _rm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
     p.add_argument("--no-prune", action="store_true", help="Do not delete untagged parents")
-    p.add_argument("references", nargs="+", metavar="IMAGE")
+    cli_args.takes(p, "[OPTIONS] IMAGE [IMAGE...]", "references", least=1, most=None)
 
 
 def _prune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images")
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    cli_args.takes(p, "[OPTIONS]")
 
 
 def _add(
@@ -342,9 +395,15 @@ def _add(
     add_args: Callable[[argparse.ArgumentParser], None],
     help_text: str,
 ) -> None:
-    p = commands.add_parser(names[0], aliases=names[1:], help=help_text)
+    # The description is also the last line of the message for a wrong argument count.
+    p = commands.add_parser(names[0], aliases=names[1:], help=help_text, description=help_text)
     add_args(p)
     p.set_defaults(func=func)
+
+
+INSPECT_HELP = "Display detailed information on one or more images"
+TAG_HELP = "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"
+RM_HELP = "Remove one or more images"
 
 
 def register(
@@ -352,14 +411,11 @@ def register(
     image_commands: argparse._SubParsersAction,  # type: ignore[type-arg]
 ) -> None:
     """Top-level shortcuts (`images`, `rmi`, ...) and the `image` group share their flags."""
-    _add(commands, ["images"], list_images, _ls_args, "List images")
-    _add(commands, ["inspect"], inspect, _inspect_args, "Show details of images")
-    _add(commands, ["history"], history, _history_args, "Show the history of an image")
-    _add(commands, ["tag"], tag, _tag_args, "Create a tag TARGET that refers to SOURCE")
-    _add(commands, ["rmi"], remove, _rm_args, "Remove images")
-    _add(image_commands, ["ls", "list"], list_images, _ls_args, "List images")
-    _add(image_commands, ["inspect"], inspect, _inspect_args, "Show details of images")
-    _add(image_commands, ["history"], history, _history_args, "Show the history of an image")
-    _add(image_commands, ["tag"], tag, _tag_args, "Create a tag TARGET that refers to SOURCE")
-    _add(image_commands, ["rm", "remove"], remove, _rm_args, "Remove images")
+    for group, shortcut in ((commands, True), (image_commands, False)):
+        ls_names = ["images"] if shortcut else ["ls", "list"]
+        _add(group, ls_names, list_images, _ls_args, "List images")
+        _add(group, ["inspect"], inspect, _inspect_args, INSPECT_HELP)
+        _add(group, ["history"], history, _history_args, "Show the history of an image")
+        _add(group, ["tag"], tag, _tag_args, TAG_HELP)
+        _add(group, ["rmi"] if shortcut else ["rm", "remove"], remove, _rm_args, RM_HELP)
     _add(image_commands, ["prune"], prune, _prune_args, "Remove unused images")

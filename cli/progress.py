@@ -83,6 +83,10 @@ class PullProgress:
     def layer(self, layer: daemon_pb2.LayerProgress, initial: bool = False) -> None:
         status = status_text(layer, initial)
         if not self._tty:
+            if layer.status in _WITH_BAR and bar(layer.current, layer.total):
+                # docker's jsonmessage drops every update that has a progress bar off a
+                # terminal, so Downloading and Extracting never show there.
+                return
             if self._last.get(layer.id) != status:
                 self._last[layer.id] = status
                 self._out.write(f"{layer.id}: {status}\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from caisson import errors, reference
+from caisson.cli import args as cli_args
 from caisson.cli import auth, output
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError
@@ -12,38 +13,37 @@ from caisson.cli.progress import PullProgress, terminal_width
 from caisson_api.daemon.v1 import daemon_pb2
 
 
-def header(ref: str) -> str:
-    """ "latest: Pulling from library/busybox" (docker names the repository by its path)."""
-    try:
-        parsed = reference.parse(ref)
-    except errors.InvalidArgument:
-        return ""
-    return f"{parsed.digest or parsed.tag}: Pulling from {parsed.path}"
-
-
-def _default_tag(ref: str) -> bool:
-    try:
-        parsed = reference.parse(ref, default_tag=False)
-    except errors.InvalidArgument:
-        return False
-    return not (parsed.tag or parsed.digest)
+def header(parsed: reference.Reference) -> str:
+    """ "latest: Pulling from library/busybox" (docker names the repository by its path).
+    By digest, docker's daemon names the whole normalised reference, which its client sent
+    without any tag: "docker.io/library/busybox@sha256:...: Pulling from library/busybox"."""
+    what = f"{parsed.name}@{parsed.digest}" if parsed.digest else parsed.tag
+    return f"{what}: Pulling from {parsed.path}"
 
 
 def pull(ctx: Context, args: argparse.Namespace) -> int:
     ref: str = args.reference
     quiet: bool = args.quiet
+    try:
+        # Docker's client checks the reference before it calls the daemon, and says why not
+        # without an "Error response from daemon" prefix.
+        parsed = reference.parse(ref, default_tag=False)
+    except errors.InvalidArgument as e:
+        raise CLIError(str(e)) from None
     req = daemon_pb2.PullRequest(reference=ref, platform=args.platform or "")
     creds = auth.credentials_for_reference(ctx.config_dir, ref)
     if creds is not None:
         req.auth.CopyFrom(creds)
-    if _default_tag(ref) and not quiet:
-        ctx.out(f"Using default tag: {reference.DEFAULT_TAG}")
+    if not (parsed.tag or parsed.digest):
+        parsed = parsed.with_tag(reference.DEFAULT_TAG)
+        if not quiet:
+            ctx.out(f"Using default tag: {reference.DEFAULT_TAG}")
 
     tty = ctx.stdout.isatty()
     progress = PullProgress(ctx.stdout, tty, terminal_width(ctx.stdout) if tty else 0)
     result: daemon_pb2.PullResult | None = None
     # Shown once the daemon answers, so a rejected pull prints only its error.
-    pending_header = "" if quiet else header(ref)
+    pending_header = "" if quiet else header(parsed)
     call = ctx.daemon.images.Pull(req)
     try:
         with ctx.daemon.calls():
@@ -76,7 +76,10 @@ def pull(ctx: Context, args: argparse.Namespace) -> int:
 def _pull_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="Only print the image reference")
     p.add_argument("--platform", default="", metavar="OS/ARCH[/VARIANT]", help="Pick a platform")
-    p.add_argument("reference", metavar="NAME[:TAG|@DIGEST]")
+    cli_args.takes(p, "[OPTIONS] NAME[:TAG|@DIGEST]", "reference", least=1, most=1)
+
+
+PULL_HELP = "Download an image from a registry"
 
 
 def register(
@@ -84,6 +87,6 @@ def register(
     image_commands: argparse._SubParsersAction,  # type: ignore[type-arg]
 ) -> None:
     for group in (commands, image_commands):
-        p = group.add_parser("pull", help="Download an image from a registry")
+        p = group.add_parser("pull", help=PULL_HELP, description=PULL_HELP)
         _pull_args(p)
         p.set_defaults(func=pull)

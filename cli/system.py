@@ -9,6 +9,7 @@ from typing import Any
 from google.protobuf import empty_pb2
 
 from caisson import __version__, platforms
+from caisson.cli import args as cli_args
 from caisson.cli import output, template
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError
@@ -175,9 +176,11 @@ def info(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser("version", help="Show the client and daemon versions")
-    p.add_argument("-f", "--format", default="", help="'json' or a Go-like template")
-    p.set_defaults(func=version)
-    p = commands.add_parser("info", help="Show system-wide information")
-    p.add_argument("-f", "--format", default="", help="'json' or a Go-like template")
-    p.set_defaults(func=info)
+    for name, func, text in (
+        ("version", version, "Show the client and daemon versions"),
+        ("info", info, "Show system-wide information"),
+    ):
+        p = commands.add_parser(name, help=text, description=text)
+        p.add_argument("-f", "--format", default="", help="'json' or a Go-like template")
+        cli_args.takes(p, "[OPTIONS]")
+        p.set_defaults(func=func)

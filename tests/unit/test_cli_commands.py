@@ -33,6 +33,8 @@ IMAGE_ID = "sha256:" + "ab" * 32
 DIGEST = "sha256:" + "cd" * 32
 BLOB_A = "sha256:" + "1a" * 32
 BLOB_B = "sha256:" + "2b" * 32
+# What the fake daemon has no image for, and how it names them (normalised, as the daemon).
+NOT_THERE = {"missing": "missing:latest", "127.0.0.1:5000/a:b": "127.0.0.1:5000/a:b"}
 
 
 def lp(blob: str, status: int, current: int = 0, total: int = 0) -> daemon_pb2.LayerProgress:
@@ -135,6 +137,8 @@ class FakeImages(daemon_pb2_grpc.ImagesServicer):
         self._asked(request)
         if request.reference == "inuse":
             raise errors.FailedPrecondition("conflict: unable to remove image inuse: in use")
+        if request.reference in NOT_THERE:
+            raise errors.NotFound(f"No such image: {NOT_THERE[request.reference]}")
         return daemon_pb2.RemoveImageResponse(
             untagged=[f"docker.io/library/{request.reference}:latest"], deleted=[IMAGE_ID]
         )
@@ -256,10 +260,8 @@ def test_pull_prints_plain_lines_when_not_a_tty(fake_daemon: FakeDaemon) -> None
         "latest: Pulling from library/busybox",
         "1a1a1a1a1a1a: Pulling fs layer",
         "2b2b2b2b2b2b: Already exists",
-        "1a1a1a1a1a1a: Downloading",
         "1a1a1a1a1a1a: Verifying Checksum",
         "1a1a1a1a1a1a: Download complete",
-        "1a1a1a1a1a1a: Extracting",
         "1a1a1a1a1a1a: Pull complete",
         f"Digest: {DIGEST}",
         "Status: Downloaded newer image for busybox:latest",
@@ -281,10 +283,23 @@ def test_pull_quiet_and_up_to_date(fake_daemon: FakeDaemon) -> None:
     assert fake_daemon.fake.requests[-1].platform == "linux/arm64/v8"
 
 
-def test_pull_header_for_digest_and_other_registry(fake_daemon: FakeDaemon) -> None:
-    code, out, _ = fake_daemon.run("pull", f"127.0.0.1:5000/team/app@{DIGEST}")
+@pytest.mark.parametrize(
+    ("ref", "first"),
+    [
+        (f"127.0.0.1:5000/team/app@{DIGEST}", f"127.0.0.1:5000/team/app@{DIGEST}"),
+        # docker's client drops the tag of a reference with a digest; the daemon names the
+        # normalised reference.
+        (f"busybox:1.36@{DIGEST}", f"docker.io/library/busybox@{DIGEST}"),
+        ("127.0.0.1:5000/team/app:v1", "v1"),
+    ],
+)
+def test_pull_header_for_digest_and_other_registry(
+    fake_daemon: FakeDaemon, ref: str, first: str
+) -> None:
+    code, out, _ = fake_daemon.run("pull", ref)
     assert code == 0
-    assert out.splitlines()[0] == f"{DIGEST}: Pulling from team/app"
+    path = "library/busybox" if "busybox" in ref else "team/app"
+    assert out.splitlines()[0] == f"{first}: Pulling from {path}"
 
 
 def test_pull_draws_live_lines_on_a_terminal(fake_daemon: FakeDaemon) -> None:
@@ -338,11 +353,12 @@ def test_pull_error_is_one_line(fake_daemon: FakeDaemon) -> None:
     assert "Traceback" not in r.stderr
 
 
-def test_bad_reference_goes_to_the_daemon(fake_daemon: FakeDaemon) -> None:
-    fake_daemon.fake.error = errors.InvalidArgument("invalid reference format: 'UPPER'")
+def test_bad_reference_is_refused_before_the_daemon(fake_daemon: FakeDaemon) -> None:
+    # As docker's client: checked first, and said without "Error response from daemon".
     code, out, err = fake_daemon.run("pull", "UPPER")
     assert code == 1 and out == ""
-    assert err == "Error response from daemon: invalid reference format: 'UPPER'\n"
+    assert err.startswith("invalid reference format") and err.count("\n") == 1
+    assert fake_daemon.fake.requests == []
 
 
 def test_ctrl_c_cancels_the_pull(fake_daemon: FakeDaemon) -> None:
@@ -448,13 +464,30 @@ def test_images_lists_and_passes_flags(fake_daemon: FakeDaemon) -> None:
 def test_inspect_prints_one_json_array_and_errors_after(fake_daemon: FakeDaemon) -> None:
     doc = {"Id": IMAGE_ID, "Config": {"Cmd": ["sh"]}}
     fake_daemon.fake.documents = {"busybox": doc}
-    code, out, err = fake_daemon.run("image", "inspect", "busybox", "nosuch")
+    code, out, err = fake_daemon.run("image", "inspect", "busybox", "nosuch", "other")
     assert code == 1
     assert json.loads(out) == [doc]
     assert out.startswith('[\n    {\n        "Id"')
-    assert err == "Error response from daemon: No such image: nosuch\n"
+    # docker 20.10's client words a NOT_FOUND itself, with the name as typed.
+    assert err == "Error: No such image: nosuch\nError: No such image: other\n"
     code, out, _ = fake_daemon.run("inspect", "--format", "{{.Id}} {{json .Config}}", "busybox")
     assert (code, out) == (0, f'{IMAGE_ID} {{"Cmd":["sh"]}}\n')
+    assert fake_daemon.run("image", "inspect", "nosuch") == (
+        1,
+        "[]\n",
+        "Error: No such image: nosuch\n",
+    )
+    # docker's template inspector ends with a newline even when nothing was found.
+    assert fake_daemon.run("image", "inspect", "-f", "{{.Id}}", "nosuch")[:2] == (1, "\n")
+
+
+def test_inspect_other_errors_come_from_the_daemon(fake_daemon: FakeDaemon) -> None:
+    fake_daemon.fake.error = errors.InvalidArgument("invalid reference format")
+    assert fake_daemon.run("image", "inspect", "UPPER") == (
+        1,
+        "[]\n",
+        "Error response from daemon: invalid reference format\n",
+    )
 
 
 def test_template_errors_are_reported(fake_daemon: FakeDaemon) -> None:
@@ -480,6 +513,61 @@ def test_history_tag_rmi(fake_daemon: FakeDaemon) -> None:
     assert fake_daemon.fake.requests[-1].force
     assert fake_daemon.run("image", "rm", "--no-prune", "busybox")[0] == 0
     assert fake_daemon.fake.requests[-1].no_prune
+
+
+def test_rmi_of_an_image_that_is_not_there(fake_daemon: FakeDaemon) -> None:
+    # docker 20.10's client words a NOT_FOUND itself, naming the image as the user typed it;
+    # errors come after the output, in the order of the arguments.
+    code, out, err = fake_daemon.run("rmi", "missing", "busybox", "inuse", "127.0.0.1:5000/a:b")
+    assert code == 1
+    assert out == f"Untagged: busybox:latest\nDeleted: {IMAGE_ID}\n"
+    assert err == (
+        "Error: No such image: missing\n"
+        "Error response from daemon: conflict: unable to remove image inuse: in use\n"
+        "Error: No such image: 127.0.0.1:5000/a:b\n"
+    )
+    # With -f an image that is not there is no failure, but is still reported.
+    assert fake_daemon.run("rmi", "-f", "missing") == (0, "", "Error: No such image: missing\n")
+    assert fake_daemon.run("rmi", "-f", "missing", "inuse")[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "err"),
+    [
+        (
+            "busybox",
+            "oracle/UPPER",
+            'Error parsing reference: "oracle/UPPER" is not a valid repository/tag: '
+            "invalid reference format",
+        ),
+        (
+            "Busy",
+            "x",
+            'Error parsing reference: "Busy" is not a valid repository/tag: '
+            "invalid reference format",
+        ),
+        ("busybox", f"x@{DIGEST}", "refusing to create a tag with a digest reference"),
+        (
+            "busybox",
+            "ab" * 32,
+            f'Error parsing reference: "{"ab" * 32}" is not a valid repository/tag: '
+            f"invalid repository name ({'ab' * 32}), cannot specify 64-byte hexadecimal strings",
+        ),
+    ],
+)
+def test_tag_checks_references_before_the_daemon(
+    fake_daemon: FakeDaemon, source: str, target: str, err: str
+) -> None:
+    code, out, got = fake_daemon.run("tag", source, target)
+    assert (code, out) == (1, "")
+    assert got.startswith(err) and got.count("\n") == 1
+    assert fake_daemon.fake.requests == []
+
+
+@pytest.mark.parametrize("source", [IMAGE_ID, "ab" * 32, "abababababab"])
+def test_tag_by_image_id(fake_daemon: FakeDaemon, source: str) -> None:
+    assert fake_daemon.run("tag", source, "mine:1") == (0, "", "")
+    assert fake_daemon.fake.requests[-1] == daemon_pb2.TagRequest(source=source, target="mine:1")
 
 
 def test_prune_asks_first(fake_daemon: FakeDaemon) -> None:
@@ -605,7 +693,8 @@ def test_daemons_own_unavailable_is_an_error_response(fake_daemon: FakeDaemon) -
     [
         (["nope"], "'nope' is not a caisson command", "caisson"),
         (["images", "--bogus"], "unrecognized arguments: --bogus", "caisson images"),
-        (["tag", "one"], "the following arguments are required", "caisson tag"),
+        (["rmi", "--bogus"], "unrecognized arguments: --bogus", "caisson rmi"),
+        (["history", "--human=maybe", "x"], "argument -H/--human: invalid", "caisson history"),
         (["-H", "bogus://x", "images"], "invalid address 'bogus://x'", "caisson"),
         (["events", "--since", "soon"], "argument --since: failed to parse", "caisson events"),
         (["image", "nope"], "'nope' is not a caisson image command", "caisson image"),
@@ -619,10 +708,116 @@ def test_usage_errors_exit_125(argv: list[str], message: str, see: str) -> None:
     assert second == f"See '{see} --help'."
 
 
+@pytest.mark.parametrize(
+    ("argv", "complaint", "usage", "short"),
+    [
+        (
+            ["rmi"],
+            '"caisson rmi" requires at least 1 argument.',
+            "caisson rmi [OPTIONS] IMAGE [IMAGE...]",
+            "Remove one or more images",
+        ),
+        (
+            ["image", "remove"],
+            '"caisson image rm" requires at least 1 argument.',
+            "caisson image rm [OPTIONS] IMAGE [IMAGE...]",
+            "Remove one or more images",
+        ),
+        (
+            ["tag", "one"],
+            '"caisson tag" requires exactly 2 arguments.',
+            "caisson tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+            "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+        ),
+        (
+            ["history", "a", "--no-trunc", "b"],
+            '"caisson history" requires exactly 1 argument.',
+            "caisson history [OPTIONS] IMAGE",
+            "Show the history of an image",
+        ),
+        (
+            ["images", "a", "b"],
+            '"caisson images" requires at most 1 argument.',
+            "caisson images [OPTIONS] [REPOSITORY[:TAG]]",
+            "List images",
+        ),
+        (
+            ["image", "prune", "x"],
+            '"caisson image prune" accepts no arguments.',
+            "caisson image prune [OPTIONS]",
+            "Remove unused images",
+        ),
+        (
+            ["logout", "a", "b"],
+            '"caisson logout" requires at most 1 argument.',
+            "caisson logout [SERVER]",
+            "Log out from a registry",
+        ),
+    ],
+)
+def test_wrong_argument_count_is_dockers_error(
+    argv: list[str], complaint: str, usage: str, short: str
+) -> None:
+    """docker counts a wrong number of arguments as an error (exit 1), not bad usage."""
+    out, err = io.StringIO(), io.StringIO()
+    assert app.run(argv, stdout=out, stderr=err, environ={}) == 1
+    prog = complaint.split('"')[1]
+    assert err.getvalue() == (f"{complaint}\nSee '{prog} --help'.\n\nUsage:  {usage}\n\n{short}\n")
+    assert out.getvalue() == ""
+
+
+def test_arguments_may_come_after_flags(fake_daemon: FakeDaemon) -> None:
+    code, out, _ = fake_daemon.run("rmi", "busybox", "-f", "alpine")
+    assert code == 0 and out.count("Untagged: ") == 2
+    assert [r.reference for r in fake_daemon.fake.requests] == ["busybox", "alpine"]
+    assert fake_daemon.fake.requests[-1].force
+
+
+@pytest.mark.parametrize(
+    ("argv", "human"),
+    [
+        (["history", "busybox"], True),
+        (["history", "--human=false", "busybox"], False),
+        (["history", "-H=false", "busybox"], False),
+        (["history", "--human=0", "busybox"], False),
+        (["image", "history", "busybox", "-H=F"], False),
+        # As docker's bool flags: a bare flag never takes the next word as its value.
+        (["history", "--human", "busybox"], True),
+        (["history", "-H", "busybox"], True),
+        (["history", "--human=false", "--human", "busybox"], True),
+    ],
+)
+def test_history_human_flag(fake_daemon: FakeDaemon, argv: list[str], human: bool) -> None:
+    code, out, err = fake_daemon.run(*argv)
+    assert (code, err) == (0, "")
+    assert fake_daemon.fake.requests[-1].reference == "busybox"
+    assert out.splitlines()[0].split()[1:3] == (
+        ["CREATED", "CREATED"] if human else ["CREATED", "AT"]
+    )
+    assert out.splitlines()[1].split()[-1] == ("5B" if human else "5")
+
+
+def test_history_human_needs_a_value_joined_to_it(fake_daemon: FakeDaemon) -> None:
+    # docker reads `--human false IMAGE` as two arguments, so does caisson.
+    code, _, err = fake_daemon.run("history", "--human", "false", "busybox")
+    assert code == 1 and err.startswith('"caisson history" requires exactly 1 argument.')
+
+
+def test_global_host_and_history_human_are_both_h(fake_daemon: FakeDaemon) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    env = {"CAISSON_CONFIG": fake_daemon.config_dir}
+    argv = ["-H", fake_daemon.host, "history", "-H=false", "busybox"]
+    assert app.run(argv, stdout=out, stderr=err, environ=env) == 0, err.getvalue()
+    assert out.getvalue().splitlines()[1].split()[-1] == "5"
+
+
 def test_usage_error_from_the_real_command() -> None:
-    r = subprocess.run([CAISSON, "pull"], capture_output=True, text=True)
+    r = subprocess.run([CAISSON, "pull", "--bogus", "x"], capture_output=True, text=True)
     assert r.returncode == 125
     assert r.stderr.endswith("See 'caisson pull --help'.\n") and "Traceback" not in r.stderr
+    r = subprocess.run([CAISSON, "pull"], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert r.stderr.startswith('"caisson pull" requires exactly 1 argument.\n')
 
 
 def test_version_flag_and_help() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,8 +104,21 @@ def test_images_digests_quiet_and_no_trunc() -> None:
         "REPOSITORY", "TAG", "DIGEST", "IMAGE", "ID", "CREATED", "SIZE"
     ]  # fmt: skip
     assert "sha256:" + "cd" * 32 in text.splitlines()[1]
-    assert images.render_images([BUSYBOX, BUSYBOX], quiet=True) == "abababababab\n"
-    assert images.render_images([BUSYBOX], quiet=True, trunc=False) == ID + "\n"
+    # One ID per row, as docker: busybox has two tags.
+    assert images.render_images([BUSYBOX], quiet=True) == "abababababab\n" * 2
+    assert images.render_images([BUSYBOX], quiet=True, trunc=False) == (ID + "\n") * 2
+    untagged = daemon_pb2.ImageSummary(id="sha256:" + "ef" * 32)
+    assert images.render_images([untagged], quiet=True) == "efefefefefef\n"
+
+
+@pytest.mark.parametrize(("counted", "shown"), [(-1, "N/A"), (0, "0"), (3, "3")])
+def test_images_containers_not_counted_is_n_a(counted: int, shown: str) -> None:
+    import json
+
+    image = summary(["docker.io/library/busybox:latest"], [])
+    image.containers = counted
+    doc = json.loads(images.render_images([image], fmt="{{json .}}", now=NOW))
+    assert doc["Containers"] == shown
 
 
 def test_digest_only_images_show_none_tag() -> None:
@@ -155,6 +169,28 @@ def test_history_table_truncates_created_by() -> None:
     assert lines[2].startswith("<missing>")
     assert images.render_history([top, base], quiet=True) == "abababababab\n<missing>\n"
     assert "x" * 60 in images.render_history([top], trunc=False, now=NOW)
+
+
+def test_history_not_human_shows_times_and_bytes() -> None:
+    top = daemon_pb2.HistoryEntry(id=ID, created_by="/bin/sh -c echo", size=4_261_000)
+    top.created.FromDatetime(NOW - timedelta(hours=3))
+    at = output.rfc3339(NOW - timedelta(hours=3))  # 2026-11-27T18:30:00Z in UTC
+    lines = images.render_history([top], human=False, now=NOW).splitlines()
+    assert lines[0].split() == ["IMAGE", "CREATED", "AT", "CREATED", "BY", "SIZE", "COMMENT"]
+    assert lines[1].split() == ["abababababab", at, "/bin/sh", "-c", "echo", "4261000"]
+    fields = images.history_fields(top, trunc=True, now=NOW, human=False)
+    assert (fields["CreatedSince"], fields["Size"]) == (at, "4261000")
+
+
+def test_history_json_keys_are_sorted() -> None:
+    # docker's {{json .}} of a formatter row is Go's JSON of a map: keys sorted.
+    top = daemon_pb2.HistoryEntry(id=ID, created_by="/bin/sh -c echo", size=5)
+    for fmt in ("json", "{{json .}}"):
+        line = images.render_history([top], fmt=fmt, now=NOW)
+        keys = re.findall(r'"(\w+)":', line)
+        assert keys == sorted(keys) == [
+            "Comment", "CreatedAt", "CreatedBy", "CreatedSince", "ID", "Size"
+        ]  # fmt: skip
 
 
 DOC = {
@@ -261,19 +297,26 @@ def test_plain_progress_prints_only_status_changes() -> None:
     p.layer(layer("aaaaaaaaaaaa", S.LAYER_STATUS_EXTRACTING, 100, 300))
     p.layer(layer("aaaaaaaaaaaa", S.LAYER_STATUS_EXTRACTING, 300, 300))
     p.layer(layer("aaaaaaaaaaaa", S.LAYER_STATUS_PULL_COMPLETE))
+    # Off a terminal docker prints no update that has a progress bar: no Downloading or
+    # Extracting lines.
     assert out.getvalue().splitlines() == [
         "latest: Pulling from library/busybox",
         "aaaaaaaaaaaa: Pulling fs layer",
         "bbbbbbbbbbbb: Already exists",
-        "aaaaaaaaaaaa: Downloading",
         "aaaaaaaaaaaa: Retrying: connection reset",
-        "aaaaaaaaaaaa: Downloading",
         "aaaaaaaaaaaa: Verifying Checksum",
         "aaaaaaaaaaaa: Download complete",
-        "aaaaaaaaaaaa: Extracting",
         "aaaaaaaaaaaa: Pull complete",
     ]
     assert "\x1b" not in out.getvalue()
+
+
+def test_plain_progress_prints_a_status_without_a_bar() -> None:
+    # Nothing to draw (no size known yet): docker prints the status line.
+    out = io.StringIO()
+    p = progress.PullProgress(out, tty=False)
+    p.layer(layer("aaaaaaaaaaaa", S.LAYER_STATUS_DOWNLOADING, 0, 0))
+    assert out.getvalue() == "aaaaaaaaaaaa: Downloading\n"
 
 
 def render_screen(data: str) -> list[str]:
