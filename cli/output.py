@@ -135,9 +135,15 @@ def table(rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_GO_HTML_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
 def json_line(value: Any) -> str:
-    """Compact JSON without HTML or non-ASCII escaping, as docker's `{{json .}}`."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON as docker 20.10's `{{json .}}` (Go's json.Marshal): non-ASCII kept, but
+    <, > and & escaped (they only occur inside strings, so escaping the text is safe)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).translate(_GO_HTML_ESCAPES)
 
 
 def json_pretty(value: Any) -> str:

@@ -8,7 +8,6 @@ Anything else (if, range, variables) is a parse error rather than a silent mispr
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +44,7 @@ def go_str(value: Any) -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return output.json_line(value)
 
 
 def _join(value: Any, sep: Any) -> str:
