@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from typing import Any
@@ -9,6 +10,12 @@ from typing import Any
 import structlog
 
 LEVELS = ("debug", "info", "warning", "error")
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    """--log-level and --log-format, as every service takes them."""
+    p.add_argument("--log-level", default="info", choices=LEVELS)
+    p.add_argument("--log-format", default="text", choices=("text", "json"))
 
 
 def configure(level: str = "info", json: bool = False, service: str = "") -> None:

@@ -39,7 +39,7 @@ class Daemon:
     stop: threading.Event = field(default_factory=threading.Event)
     hup: threading.Event = field(default_factory=threading.Event)
     cleanups: list[Any] = field(default_factory=list)
-    children: list[children.Child] = field(default_factory=list)
+    started: list[children.Child] = field(default_factory=list)
     proxy_child: children.Child | None = None
     proxy_restart_pending: bool = False
     engine: Engine | None = None
@@ -116,14 +116,14 @@ class Daemon:
         proxy_addr, executor_addr = cfg.registry_proxy, cfg.executor
         if not executor_addr:
             child = children.start_executor(cfg)
-            self.children.append(child)
+            self.started.append(child)
             self.cleanups.append(child.stop)
             executor_addr = child.address
         if self.stop.is_set():
             return 0
         if not proxy_addr:
             child = children.start_registry_proxy(cfg, content.root)
-            self.children.append(child)
+            self.started.append(child)
             self.proxy_child = child
             self.cleanups.append(child.stop)
             proxy_addr = child.address
@@ -184,7 +184,7 @@ class Daemon:
     def supervise(self) -> None:
         """Starts again a child service that died (a crash must not leave the API half-dead);
         requests in flight to it fail with UNAVAILABLE and clients retry."""
-        for child in self.children:
+        for child in self.started:
             code = child.exited()
             if code is None or self.stop.is_set():
                 continue

@@ -36,8 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--data-root", default=DEFAULT_DATA_ROOT, help="default: %(default)s")
     p.add_argument("--exec-root", default=DEFAULT_EXEC_ROOT, help="default: %(default)s")
-    p.add_argument("--log-level", default="info", choices=logs.LEVELS)
-    p.add_argument("--log-format", default="text", choices=("text", "json"))
+    logs.add_flags(p)
     args = p.parse_args(argv)
     if args.listen is None:
         args.listen = f"unix://{os.path.join(args.exec_root, 'executor.sock')}"

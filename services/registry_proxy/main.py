@@ -74,8 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help="when started as root, become this user before creating any file (the daemon: nobody)",
     )
-    p.add_argument("--log-level", default="info", choices=logs.LEVELS)
-    p.add_argument("--log-format", default="text", choices=("text", "json"))
+    logs.add_flags(p)
     p.add_argument("--version", action="version", version=f"%(prog)s {caisson.__version__}")
     args = p.parse_args(argv)
     if args.max_concurrent_downloads < 1:
