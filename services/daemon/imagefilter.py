@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from caisson import errors
+from caisson.daemon.filters import split
 from caisson.daemon.store import ImageRecord
 from caisson.reference import from_name
 
@@ -25,14 +26,7 @@ def parse(
     config: Callable[[ImageRecord], dict[str, Any]],
     resolve: Callable[[str], ImageRecord],
 ) -> Predicate:
-    by_key: dict[str, list[str]] = {}
-    for f in filters:
-        key, sep, value = f.partition("=")
-        if not sep or key not in KEYS:
-            raise errors.InvalidArgument(
-                f"invalid filter {f!r}: expected KEY=VALUE, KEY one of {', '.join(KEYS)}"
-            )
-        by_key.setdefault(key, []).append(value)
+    by_key = split(filters, KEYS)
     tests: list[Predicate] = []
     for key, values in by_key.items():
         if key == "dangling":

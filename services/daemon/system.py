@@ -15,6 +15,7 @@ from caisson.content import ContentStore
 from caisson.daemon.clients import Executor, RegistryProxy
 from caisson.daemon.config import Config
 from caisson.daemon.engine import Engine
+from caisson.daemon.filters import split
 from caisson.daemon.store import Store, StoredEvent
 from caisson_api.daemon.v1 import daemon_pb2
 from caisson_api.registry.v1 import registry_pb2
@@ -131,14 +132,7 @@ class SystemService:
 
 
 def _matcher(filters: list[str]) -> Callable[[StoredEvent], bool]:
-    wanted: dict[str, set[str]] = {}
-    for f in filters:
-        key, sep, value = f.partition("=")
-        if not sep or key not in _FILTER_KEYS:
-            raise errors.InvalidArgument(
-                f"invalid filter {f!r}: expected KEY=VALUE, KEY one of {', '.join(_FILTER_KEYS)}"
-            )
-        wanted.setdefault(key, set()).add(value)
+    wanted = {k: set(v) for k, v in split(filters, _FILTER_KEYS).items()}
 
     def match(ev: StoredEvent) -> bool:
         fields = {

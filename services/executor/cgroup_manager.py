@@ -270,6 +270,17 @@ class Cgroup:
     def _parent_dirs(self) -> list[str]:
         raise NotImplementedError
 
+    def _mkdir(self, rel: str) -> None:
+        """Creates a cgroup dir unless it is there (another container may share a parent)."""
+        if self.fs.isdir(rel):
+            return
+        try:
+            self.fs.mkdir(rel)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise _os_error(e, f"cannot create cgroup {self.fs.path(rel)}") from e
+
     def _write(self, rel: str, value: str) -> None:
         try:
             self.fs.write(rel, value)
@@ -376,13 +387,7 @@ class CgroupV1(Cgroup):
         rel = controller
         for part in [*self.parent.split("/"), self.id]:
             rel = os.path.join(rel, part)
-            if not self.fs.isdir(rel):
-                try:
-                    self.fs.mkdir(rel)
-                except FileExistsError:
-                    pass
-                except OSError as e:
-                    raise _os_error(e, f"cannot create cgroup {self.fs.path(rel)}") from e
+            self._mkdir(rel)
             if controller == "cpuset":
                 # A new cpuset has no cpus and no mems, and refuses tasks until given some:
                 # inherit the parent's, as runc does.
@@ -585,14 +590,7 @@ class CgroupV2(Cgroup):
                     os.path.join(rel, "cgroup.subtree_control"), " ".join(f"+{c}" for c in wanted)
                 )
             rel = os.path.join(rel, part)
-            if self.fs.isdir(rel):
-                continue
-            try:
-                self.fs.mkdir(rel)
-            except FileExistsError:
-                pass
-            except OSError as e:
-                raise _os_error(e, f"cannot create cgroup {self.fs.path(rel)}") from e
+            self._mkdir(rel)
 
     def set(self, resources: Resources) -> None:
         resources.validate(update=True)

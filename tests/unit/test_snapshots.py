@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from test_unpack_support import Blob, E, f, layer, store
+from test_unpack_support import Blob, E, Gate, f, layer, store
 
 from caisson import errors
 from caisson.content import ContentStore
@@ -30,29 +30,6 @@ from caisson.executor.syscalls import RealSyscalls, RecordingSyscalls, Syscalls
 def _syscalls() -> Syscalls:
     # The snapshotter's logic needs no privilege; as root, the real calls are used.
     return RealSyscalls() if os.geteuid() == 0 else RecordingSyscalls()
-
-
-class Gate:
-    """Syscalls that hold the first mknod until released, counting them: lets a test keep an
-    unpack in flight while it does something else."""
-
-    def __init__(self, inner: Syscalls) -> None:
-        self.inner = inner
-        self.mknods = 0
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def mknod(self, dir_fd: int, name: str, mode: int, device: int) -> None:
-        self.mknods += 1
-        self.entered.set()
-        assert self.release.wait(30), "test never released the gate"
-        self.inner.mknod(dir_fd, name, mode, device)
-
-    def lchown(self, dir_fd: int, name: str, uid: int, gid: int) -> None:
-        self.inner.lchown(dir_fd, name, uid, gid)
-
-    def lsetxattr(self, dir_fd: int, name: str, key: str, value: bytes) -> None:
-        self.inner.lsetxattr(dir_fd, name, key, value)
 
 
 @pytest.fixture

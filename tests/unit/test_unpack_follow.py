@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from test_unpack_support import Blob, E, f, layer
+from test_unpack_support import Blob, E, Gate, f, layer
 
 from caisson import errors, server
 from caisson.content import ContentStore
@@ -328,28 +328,6 @@ def test_closing_the_snapshotter_stops_a_follow_unpack(
     with pytest.raises(errors.Cancelled):
         list(events)
     assert_nothing_left(snaps)
-
-
-class Gate:
-    """Syscalls holding the first mknod until released; counts mknods (one per unpack)."""
-
-    def __init__(self, inner: Syscalls) -> None:
-        self.inner = inner
-        self.mknods = 0
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def mknod(self, dir_fd: int, name: str, mode: int, device: int) -> None:
-        self.mknods += 1
-        self.entered.set()
-        assert self.release.wait(30), "test never released the gate"
-        self.inner.mknod(dir_fd, name, mode, device)
-
-    def lchown(self, dir_fd: int, name: str, uid: int, gid: int) -> None:
-        self.inner.lchown(dir_fd, name, uid, gid)
-
-    def lsetxattr(self, dir_fd: int, name: str, key: str, value: bytes) -> None:
-        self.inner.lsetxattr(dir_fd, name, key, value)
 
 
 def test_a_caller_arriving_as_a_follow_unpack_is_abandoned_gets_a_fresh_one(

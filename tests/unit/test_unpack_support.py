@@ -10,11 +10,13 @@ import hashlib
 import io
 import os
 import tarfile
+import threading
 from dataclasses import dataclass, field
 
 import zstandard
 
 from caisson.content import ContentStore
+from caisson.executor.syscalls import Syscalls
 
 MTIME = 1_700_000_000
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -122,3 +124,26 @@ def tree(root: str) -> dict[str, tuple[int, int]]:
             st = os.lstat(p)
             out[os.path.relpath(p, root)] = (st.st_mode, st.st_mtime_ns)
     return out
+
+
+class Gate:
+    """Syscalls that hold the first mknod until released, counting them: lets a test keep an
+    unpack in flight while it does something else."""
+
+    def __init__(self, inner: Syscalls) -> None:
+        self.inner = inner
+        self.mknods = 0
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def mknod(self, dir_fd: int, name: str, mode: int, device: int) -> None:
+        self.mknods += 1
+        self.entered.set()
+        assert self.release.wait(30), "test never released the gate"
+        self.inner.mknod(dir_fd, name, mode, device)
+
+    def lchown(self, dir_fd: int, name: str, uid: int, gid: int) -> None:
+        self.inner.lchown(dir_fd, name, uid, gid)
+
+    def lsetxattr(self, dir_fd: int, name: str, key: str, value: bytes) -> None:
+        self.inner.lsetxattr(dir_fd, name, key, value)
