@@ -142,6 +142,54 @@ def merge(
     return cfg, hc, path, args
 
 
+def new_record(
+    container_id: str,
+    name: str,
+    request: api.CreateContainerRequest,
+    image_id: str,
+    image_config: Mapping[str, object],
+    now: float,
+    *,
+    volume_path: Callable[[str], str] = lambda name: "",
+    host_hostname: str | None = None,
+    log_defaults: Mapping[str, str] = DEFAULT_LOG_OPTS,
+    path_exists: Callable[[str], bool] | None = None,
+) -> tuple[ContainerRecord, list[str]]:
+    """A created container's record (merged config, mount points with the anonymous
+    volumes named) and docker-like warnings for what was adjusted. `volume_path(name)` is a
+    volume's directory on the host, shown as its mount's Source."""
+    cfg, hc, path, args = merge(
+        request,
+        image_config,
+        container_id=container_id,
+        host_hostname=host_hostname,
+        log_defaults=log_defaults,
+        path_exists=path_exists,
+    )
+    warnings = []
+    if request.host_config.network_mode in ("bridge", "default"):
+        warnings.append(
+            "Bridge networking is not available yet: the container runs with --network none"
+        )
+    if hc.network_mode == "host" and hc.port_bindings:
+        warnings.append("Published ports are discarded when using host network mode")
+    record = ContainerRecord(
+        id=container_id,
+        name=name,
+        created=now,
+        image=request.config.image,
+        image_id=image_id,
+        config=cfg,
+        host_config=hc,
+        path=path,
+        args=args,
+        platform=str(image_config.get("os") or "linux"),
+    )
+    record.mounts = plan_mounts(cfg, hc, volume_path, path_exists=path_exists)
+    record.anonymous_volumes = [m.name for m in record.mounts if m.anonymous]
+    return record, warnings
+
+
 def _split_anonymous_binds(cfg: api.ContainerConfig, hc: api.HostConfig) -> None:
     """`-v /path` is an anonymous volume: docker's CLI puts it in Config.Volumes."""
     binds = []
@@ -251,16 +299,18 @@ def _merge_image(cfg: api.ContainerConfig, image: Mapping[str, object]) -> tuple
     if not cfg.user:
         cfg.user = str(image.get("User") or "")
     ports = [_port(p) for p in cfg.exposed_ports]
-    for p in image.get("ExposedPorts") or {}:  # type: ignore[attr-defined]
+    for p in _keys(image.get("ExposedPorts")):
         if _port(p) not in ports:
             ports.append(_port(p))
     cfg.exposed_ports[:] = ports
     # The user's variables first, then the image's that the user did not set (docker's order).
     user_keys = {e.partition("=")[0] for e in cfg.env}
-    image_env = [str(e) for e in image.get("Env") or []]  # type: ignore[attr-defined]
+    image_env = _strings(image.get("Env")) or []
     cfg.env.extend(e for e in image_env if e.partition("=")[0] not in user_keys)
-    for key, value in (image.get("Labels") or {}).items():  # type: ignore[attr-defined]
-        cfg.labels.setdefault(str(key), str(value))
+    labels = image.get("Labels")
+    if isinstance(labels, Mapping):
+        for key, value in labels.items():
+            cfg.labels.setdefault(str(key), str(value))
     entrypoint = list(cfg.entrypoint.values) if cfg.HasField("entrypoint") else None
     cmd = list(cfg.cmd.values) if cfg.HasField("cmd") else None
     if not entrypoint:
@@ -270,9 +320,9 @@ def _merge_image(cfg: api.ContainerConfig, image: Mapping[str, object]) -> tuple
             entrypoint = _strings(image.get("Entrypoint"))
     if not cfg.working_dir:
         cfg.working_dir = str(image.get("WorkingDir") or "")
-    for v in image.get("Volumes") or {}:  # type: ignore[attr-defined]
+    for v in _keys(image.get("Volumes")):
         if v not in cfg.volumes:
-            cfg.volumes.append(str(v))
+            cfg.volumes.append(v)
     if not cfg.stop_signal:
         cfg.stop_signal = str(image.get("StopSignal") or "")
     # `--entrypoint ""` clears the entrypoint.
@@ -289,14 +339,20 @@ def _merge_image(cfg: api.ContainerConfig, image: Mapping[str, object]) -> tuple
 
 
 def _strings(value: object) -> list[str] | None:
-    if value is None:
+    """An image config list (Cmd, Entrypoint, Env); null stays None."""
+    if not isinstance(value, list):
         return None
-    return [str(v) for v in value]  # type: ignore[attr-defined]
+    return [str(v) for v in value]
+
+
+def _keys(value: object) -> list[str]:
+    """The keys of an image config set (Volumes, ExposedPorts: {"KEY": {}})."""
+    return [str(k) for k in value] if isinstance(value, Mapping) else []
 
 
 def _set_list(cfg: api.ContainerConfig, name: str, values: list[str] | None) -> None:
     if values is None:
-        cfg.ClearField(name)  # type: ignore[arg-type]
+        cfg.ClearField(name)
         return
     target = getattr(cfg, name)
     target.SetInParent()
@@ -697,6 +753,15 @@ def container_env(config: api.ContainerConfig) -> list[str]:
     if config.tty:
         env.append("TERM=xterm")
     return replace_or_append_env(env, list(config.env))
+
+
+def exec_env(record: ContainerRecord, env: list[str], tty: bool) -> list[str]:
+    """An exec's environment: the container's (with TERM per the exec's own tty), then the
+    exec's -e values (docker's ContainerExecCreate)."""
+    config = api.ContainerConfig()
+    config.CopyFrom(record.config)
+    config.tty = tty
+    return replace_or_append_env(container_env(config), env)
 
 
 def replace_or_append_env(defaults: list[str], overrides: list[str]) -> list[str]:

@@ -601,3 +601,48 @@ def test_privileged_runs_unconfined_and_init_default_applies():
 def test_volume_names():
     rec = _record(req(cmd=["sh"], volumes=["/d"], host={"binds": ["named:/n", "/h:/b"]}))
     assert cs.volume_names(rec) == ["named", "anon"]
+
+
+def test_new_record_names_anonymous_volumes_and_warns():
+    r = req(volumes=["/d"], host={"binds": ["named:/n"], "network_mode": "bridge"})
+    r.config.image = "busybox:latest"
+    rec, warnings = cs.new_record(
+        CID,
+        "web",
+        r,
+        "sha256:" + "1" * 64,
+        {**BUSYBOX, "os": "linux"},
+        1700000000.0,
+        volume_path=lambda n: f"/vols/{n}/_data",
+    )
+    assert (rec.id, rec.name, rec.image, rec.created) == (
+        CID,
+        "web",
+        "busybox:latest",
+        1700000000.0,
+    )
+    assert (rec.path, rec.args, rec.platform) == ("sh", [], "linux")
+    assert rec.state.status == "created" and rec.host_config.network_mode == "none"
+    named, anon = rec.mounts
+    assert named.source == "/vols/named/_data" and not named.anonymous
+    assert anon.anonymous and len(anon.name) == 64 and rec.anonymous_volumes == [anon.name]
+    assert warnings == [
+        "Bridge networking is not available yet: the container runs with --network none"
+    ]
+    assert ContainerRecord.from_json(rec.to_json()) == rec
+
+
+def test_new_record_fails_like_merge():
+    with pytest.raises(errors.InvalidArgument, match="^No command specified$"):
+        cs.new_record(CID, "web", req(), "sha256:1", {}, 0.0)
+
+
+def test_exec_env_uses_the_execs_tty_and_overrides():
+    rec = _record(req(cmd=["sh"], env=["A=1"], tty=True))
+    assert cs.exec_env(rec, ["A=2", "B=1"], False) == [
+        PATH_ENV,
+        f"HOSTNAME={CID[:12]}",
+        "A=2",
+        "B=1",
+    ]
+    assert "TERM=xterm" in cs.exec_env(rec, [], True)

@@ -1,0 +1,348 @@
+"""Docker-shaped documents for containers: `inspect` (docker 20.10's ContainerJSON, keys in
+its order, its defaults for what Caisson does not set) and the `ps` summary."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+
+from caisson.daemon import humanize
+from caisson.daemon.containerrecord import ContainerRecord, MountPoint
+from caisson_api.daemon.v1 import containers_pb2 as api
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+# docker's default masked and read-only /proc and /sys paths (oci/defaults.go).
+MASKED_PATHS = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+def rfc3339_nano(ts: float) -> str:
+    """Go's time.RFC3339Nano in UTC: trailing zeros of the fraction dropped; 0 is Go's zero
+    time."""
+    if not ts:
+        return ZERO_TIME
+    whole = int(ts)
+    nanos = round((ts - whole) * 1e9)
+    if nanos >= 1_000_000_000:
+        whole, nanos = whole + 1, nanos - 1_000_000_000
+    base = datetime.datetime.fromtimestamp(whole, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{nanos:09d}".rstrip("0")
+    return f"{base}.{fraction}Z" if fraction else f"{base}Z"
+
+
+def inspect(
+    record: ContainerRecord,
+    *,
+    container_dir: str = "",
+    exec_ids: Iterable[str] = (),
+    size_rw: int | None = None,
+    size_root_fs: int | None = None,
+) -> dict[str, Any]:
+    """`docker inspect CONTAINER`. `container_dir` holds the container's hostname, hosts
+    and resolv.conf once it has started."""
+    st = record.state
+    started = bool(st.started_at)
+    doc: dict[str, Any] = {
+        "Id": record.id,
+        "Created": rfc3339_nano(record.created),
+        "Path": record.path,
+        "Args": list(record.args),
+        "State": {
+            "Status": st.status,
+            "Running": st.running,
+            "Paused": st.status == "paused",
+            "Restarting": st.status == "restarting",
+            "OOMKilled": st.oom_killed,
+            "Dead": st.status == "dead",
+            "Pid": st.pid,
+            "ExitCode": st.exit_code,
+            "Error": st.error,
+            "StartedAt": rfc3339_nano(st.started_at),
+            "FinishedAt": rfc3339_nano(st.finished_at),
+        },
+        "Image": record.image_id,
+        "ResolvConfPath": _file(container_dir, "resolv.conf", started),
+        "HostnamePath": _file(container_dir, "hostname", started),
+        "HostsPath": _file(container_dir, "hosts", started),
+        "LogPath": record.log_path,
+        "Name": "/" + record.name,
+        "RestartCount": record.restart_count,
+        "Driver": "overlay2",
+        "Platform": record.platform,
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": list(exec_ids) or None,
+        "HostConfig": host_config(record.host_config),
+        "GraphDriver": {
+            "Data": {"MergedDir": record.rootfs} if record.rootfs else None,
+            "Name": "overlay2",
+        },
+    }
+    if size_rw is not None:
+        doc["SizeRw"] = size_rw
+    if size_root_fs is not None:
+        doc["SizeRootFs"] = size_root_fs
+    doc["Mounts"] = [mount_point(m) for m in record.mounts]
+    doc["Config"] = config(record.config)
+    doc["NetworkSettings"] = network_settings(record.host_config.network_mode or "none")
+    return doc
+
+
+def _file(container_dir: str, name: str, started: bool) -> str:
+    return os.path.join(container_dir, name) if container_dir and started else ""
+
+
+def mount_point(m: MountPoint) -> dict[str, Any]:
+    doc: dict[str, Any] = {"Type": m.type}
+    if m.name:
+        doc["Name"] = m.name
+    doc["Source"] = m.source
+    doc["Destination"] = m.destination
+    if m.driver:
+        doc["Driver"] = m.driver
+    doc["Mode"] = m.mode
+    doc["RW"] = m.rw
+    doc["Propagation"] = m.propagation
+    return doc
+
+
+def _list_or_none(values: Iterable[str]) -> list[str] | None:
+    out = list(values)
+    return out or None
+
+
+def _string_list(cfg: api.ContainerConfig, name: str) -> list[str] | None:
+    if not cfg.HasField(name):
+        return None
+    return list(getattr(cfg, name).values)
+
+
+def config(cfg: api.ContainerConfig) -> dict[str, Any]:
+    """docker's container Config, in its key order (omitempty keys left out when empty)."""
+    doc: dict[str, Any] = {
+        "Hostname": cfg.hostname,
+        "Domainname": cfg.domainname,
+        "User": cfg.user,
+        "AttachStdin": cfg.attach_stdin,
+        "AttachStdout": cfg.attach_stdout,
+        "AttachStderr": cfg.attach_stderr,
+    }
+    if cfg.exposed_ports:
+        doc["ExposedPorts"] = {p: {} for p in sorted(cfg.exposed_ports)}
+    doc.update(
+        {
+            "Tty": cfg.tty,
+            "OpenStdin": cfg.open_stdin,
+            "StdinOnce": cfg.stdin_once,
+            "Env": list(cfg.env) or None,
+            "Cmd": _string_list(cfg, "cmd"),
+            "Image": cfg.image,
+            "Volumes": {v: {} for v in sorted(cfg.volumes)} or None,
+            "WorkingDir": cfg.working_dir,
+            "Entrypoint": _string_list(cfg, "entrypoint"),
+            "OnBuild": None,
+            "Labels": dict(sorted(cfg.labels.items())),
+        }
+    )
+    if cfg.stop_signal:
+        doc["StopSignal"] = cfg.stop_signal
+    if cfg.HasField("stop_timeout"):
+        doc["StopTimeout"] = cfg.stop_timeout
+    return doc
+
+
+def host_config(hc: api.HostConfig) -> dict[str, Any]:
+    """docker 20.10's HostConfig, in its key order, with its defaults for the settings
+    Caisson does not have."""
+    doc: dict[str, Any] = {
+        "Binds": _list_or_none(hc.binds),
+        "ContainerIDFile": "",
+        "LogConfig": {
+            "Type": hc.log_config.type or "json-file",
+            "Config": dict(sorted(hc.log_config.config.items())),
+        },
+        "NetworkMode": hc.network_mode or "none",
+        "PortBindings": {
+            port: [{"HostIp": b.host_ip, "HostPort": b.host_port} for b in pb.bindings]
+            for port, pb in sorted(hc.port_bindings.items())
+        },
+        "RestartPolicy": {
+            "Name": hc.restart_policy.name or "no",
+            "MaximumRetryCount": hc.restart_policy.maximum_retry_count,
+        },
+        "AutoRemove": hc.auto_remove,
+        "VolumeDriver": "",
+        "VolumesFrom": None,
+        "CapAdd": _list_or_none(hc.cap_add),
+        "CapDrop": _list_or_none(hc.cap_drop),
+        # Every container gets its own cgroup namespace.
+        "CgroupnsMode": "private",
+        "Dns": list(hc.dns),
+        "DnsOptions": list(hc.dns_options),
+        "DnsSearch": list(hc.dns_search),
+        "ExtraHosts": _list_or_none(hc.extra_hosts),
+        "GroupAdd": _list_or_none(hc.group_add),
+        "IpcMode": "private",
+        "Cgroup": "",
+        "Links": None,
+        "OomScoreAdj": 0,
+        "PidMode": "",
+        "Privileged": hc.privileged,
+        "PublishAllPorts": hc.publish_all_ports,
+        "ReadonlyRootfs": hc.readonly_rootfs,
+        "SecurityOpt": _list_or_none(hc.security_opt),
+    }
+    if hc.tmpfs:
+        doc["Tmpfs"] = dict(sorted(hc.tmpfs.items()))
+    doc.update(
+        {
+            "UTSMode": "",
+            "UsernsMode": "",
+            "ShmSize": hc.shm_size,
+            "Runtime": "caisson",
+            "ConsoleSize": [0, 0],
+            "Isolation": "",
+            "CpuShares": hc.cpu_shares,
+            "Memory": hc.memory,
+            "NanoCpus": hc.nano_cpus,
+            "CgroupParent": "",
+            "BlkioWeight": 0,
+            "BlkioWeightDevice": [],
+            "BlkioDeviceReadBps": None,
+            "BlkioDeviceWriteBps": None,
+            "BlkioDeviceReadIOps": None,
+            "BlkioDeviceWriteIOps": None,
+            "CpuPeriod": 0,
+            "CpuQuota": 0,
+            "CpuRealtimePeriod": 0,
+            "CpuRealtimeRuntime": 0,
+            "CpusetCpus": hc.cpuset_cpus,
+            "CpusetMems": "",
+            "Devices": [],
+            "DeviceCgroupRules": None,
+            "DeviceRequests": None,
+            "KernelMemory": 0,
+            "KernelMemoryTCP": 0,
+            "MemoryReservation": 0,
+            "MemorySwap": hc.memory_swap,
+            "MemorySwappiness": None,
+            "OomKillDisable": False,
+            "PidsLimit": hc.pids_limit if hc.HasField("pids_limit") else None,
+            "Ulimits": [{"Name": u.name, "Hard": u.hard, "Soft": u.soft} for u in hc.ulimits]
+            or None,
+            "CpuCount": 0,
+            "CpuPercent": 0,
+            "IOMaximumIOps": 0,
+            "IOMaximumBandwidth": 0,
+        }
+    )
+    if hc.mounts:
+        doc["Mounts"] = [_mount_spec(m) for m in hc.mounts]
+    doc["MaskedPaths"] = None if hc.privileged else list(MASKED_PATHS)
+    doc["ReadonlyPaths"] = None if hc.privileged else list(READONLY_PATHS)
+    if hc.HasField("init"):
+        doc["Init"] = hc.init
+    return doc
+
+
+def _mount_spec(m: api.Mount) -> dict[str, Any]:
+    """An api/types/mount.Mount as docker echoes --mount back (omitempty fields left out)."""
+    doc: dict[str, Any] = {"Type": m.type}
+    if m.source:
+        doc["Source"] = m.source
+    doc["Target"] = m.target
+    if m.read_only:
+        doc["ReadOnly"] = True
+    if m.bind_propagation:
+        doc["BindOptions"] = {"Propagation": m.bind_propagation}
+    if m.volume_no_copy or m.volume_labels:
+        volume: dict[str, Any] = {}
+        if m.volume_no_copy:
+            volume["NoCopy"] = True
+        if m.volume_labels:
+            volume["Labels"] = dict(sorted(m.volume_labels.items()))
+        doc["VolumeOptions"] = volume
+    if m.tmpfs_size or m.tmpfs_mode:
+        tmpfs: dict[str, Any] = {}
+        if m.tmpfs_size:
+            tmpfs["SizeBytes"] = m.tmpfs_size
+        if m.tmpfs_mode:
+            tmpfs["Mode"] = m.tmpfs_mode
+        doc["TmpfsOptions"] = tmpfs
+    return doc
+
+
+def network_settings(mode: str) -> dict[str, Any]:
+    """NetworkSettings for the "none" and "host" networks: no addresses, one endpoint."""
+    return {
+        "Bridge": "",
+        "SandboxID": "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": {},
+        "SandboxKey": "",
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": "",
+        "Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": {
+            mode: {
+                "IPAMConfig": None,
+                "Links": None,
+                "Aliases": None,
+                "NetworkID": "",
+                "EndpointID": "",
+                "Gateway": "",
+                "IPAddress": "",
+                "IPPrefixLen": 0,
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "MacAddress": "",
+                "DriverOpts": None,
+            }
+        },
+    }
+
+
+def summary(record: ContainerRecord, now: float) -> api.ContainerSummary:
+    """One `ps` row (docker's types.Container)."""
+    created = timestamp_pb2.Timestamp()
+    created.FromNanoseconds(int(record.created * 1e9))
+    return api.ContainerSummary(
+        id=record.id,
+        names=[record.name],
+        image=record.image,
+        image_id=record.image_id,
+        command=humanize.command_column(record.path, record.args),
+        created=created,
+        state=record.state.status,
+        status=humanize.state_string(record.state, now),
+        labels=dict(record.config.labels),
+        mounts=[m.name or m.source for m in record.mounts],
+        networks=[record.host_config.network_mode or "none"],
+    )
