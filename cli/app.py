@@ -16,7 +16,19 @@ from typing import TextIO
 
 from caisson import __version__
 from caisson.cli import args as cli_args
-from caisson.cli import auth, client, config, events, images, pull, system, template
+from caisson.cli import (
+    auth,
+    client,
+    config,
+    containers,
+    events,
+    images,
+    pull,
+    system,
+    template,
+    volumes,
+)
+from caisson.cli import run as run_commands
 from caisson.cli.context import Context
 from caisson.cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, CLIError, UsageError
 
@@ -51,12 +63,18 @@ def build_parser() -> cli_args.Parser:
     image.set_defaults(func=None)
     pull.register(commands, image_commands)
     images.register(commands, image_commands)
+    container_commands = containers.register(commands)
+    run_commands.register(commands, container_commands)
+    # After images.register: the top-level inspect looks for containers first.
+    containers.take_over_inspect(commands)
+    volume_commands = volumes.register(commands)
     system.register(commands)
     events.register(commands)
     auth.register(commands)
     parser.set_defaults(func=None, help_parser=parser)
     # Each command's errors point at its own --help, as docker's do.
-    for sub in [*commands.choices.values(), *image_commands.choices.values()]:
+    groups = (commands, image_commands, container_commands, volume_commands)
+    for sub in [p for g in groups for p in g.choices.values()]:
         sub.set_defaults(help_parser=sub)
     return parser
 
