@@ -228,9 +228,11 @@ def current() -> tuple[int, int, int]:
     hdr = _Header(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (_Data * 2)()
     _check(_libc.capget(ctypes.byref(hdr), data), "capget")
-    return tuple(  # type: ignore[return-value]
-        getattr(data[0], f) | getattr(data[1], f) << 32
-        for f in ("effective", "permitted", "inheritable")
+    lo, hi = data[0], data[1]
+    return (
+        lo.effective | hi.effective << 32,
+        lo.permitted | hi.permitted << 32,
+        lo.inheritable | hi.inheritable << 32,
     )
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from caisson.executor import capabilities as c
 from caisson.executor import seccomp as s
+from caisson.executor.users import ExecUser
 
 DEFAULT_JSON = Path(s.__file__).parent / "seccomp_default.json"
 
@@ -390,3 +391,32 @@ def test_disabled_profile_installs_nothing() -> None:
         return probes()
 
     assert in_child(run)["keyctl"] != errno.EPERM
+
+
+@pytest.mark.root
+@needs_root
+@known_arch
+def test_the_init_order_works_under_the_default_profile() -> None:
+    """seccomp first (still root), then finalize (setgroups, setresgid, setresuid, prctl,
+    capset must all get through the filter), then execve."""
+
+    def run() -> dict[str, int]:
+        s.install(s.default_profile(), c.DEFAULT)
+        c.finalize(ExecUser(1000, 1000, (1000,), "/"), c.DEFAULT)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(w, 1)
+            os.execv("/bin/cat", ["cat", "/proc/self/status"])
+        os.close(w)
+        with os.fdopen(r) as f:
+            st = dict(line.split(":\t", 1) for line in f.read().splitlines())
+        _, code = os.waitpid(pid, 0)
+        return {
+            "exit": code,
+            "uid": int(st["Uid"].split()[0]),
+            "seccomp": int(st["Seccomp"]),
+            "capeff": int(st["CapEff"], 16),
+        }
+
+    assert in_child(run) == {"exit": 0, "uid": 1000, "seccomp": 2, "capeff": 0}
