@@ -28,6 +28,8 @@ from caisson.cli import (
     template,
     volumes,
 )
+from caisson.cli import cp as cp_commands
+from caisson.cli import exec as exec_commands
 from caisson.cli import run as run_commands
 from caisson.cli.context import Context
 from caisson.cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, CLIError, UsageError
@@ -65,6 +67,8 @@ def build_parser() -> cli_args.Parser:
     images.register(commands, image_commands)
     container_commands = containers.register(commands)
     run_commands.register(commands, container_commands)
+    exec_commands.register(commands, container_commands)
+    cp_commands.register(commands, container_commands)
     # After images.register: the top-level inspect looks for containers first.
     containers.take_over_inspect(commands)
     volume_commands = volumes.register(commands)

@@ -121,8 +121,9 @@ def create_container(
     try:
         with ctx.daemon.calls():
             resp = stub.Create(req)
-    except NotFound:
-        if ref is None or pull_policy not in ("missing", ""):
+    except NotFound as e:
+        # Only a missing image is pulled; a missing network or volume is just an error.
+        if ref is None or pull_policy not in ("missing", "") or "No such image" not in str(e):
             raise
         if not quiet:
             ctx.err(f"Unable to find image '{ref.familiar()}' locally")
