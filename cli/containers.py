@@ -585,7 +585,8 @@ def render_stats(rows: list[dict[str, str]], fmt: str) -> str:
 
 
 class StatsView:
-    """Rows in the order of the names asked for (or of the daemon's first round)."""
+    """Rows in the order of the names asked for, else in the daemon's order; each round's
+    CPU % against the round before."""
 
     def __init__(self, names: list[str], trunc: bool) -> None:
         self.names = names

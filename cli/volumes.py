@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 from caisson.cli import args as cli_args
@@ -56,6 +57,38 @@ def render_volumes(items: list[pb.Volume], *, quiet: bool = False, fmt: str = ""
     return template.render(fmt if fmt and fmt != "table" else VOLUME_TABLE, rows, VOLUME_HEADERS)
 
 
+def natural_cmp(a: str, b: str) -> int:
+    """docker's sortorder.NaturalLess as a comparison: digit runs compare as numbers, and
+    digits sort before other characters."""
+    i = j = 0
+    while i < len(a) and j < len(b):
+        da, db = a[i].isdigit(), b[j].isdigit()
+        if da != db:
+            return -1 if da else 1
+        if not da:
+            if a[i] != b[j]:
+                return -1 if a[i] < b[j] else 1
+            i, j = i + 1, j + 1
+            continue
+        while i < len(a) and a[i] == "0":
+            i += 1
+        while j < len(b) and b[j] == "0":
+            j += 1
+        start_a, start_b = i, j
+        while i < len(a) and a[i].isdigit():
+            i += 1
+        while j < len(b) and b[j].isdigit():
+            j += 1
+        na, nb = a[start_a:i], b[start_b:j]
+        if len(na) != len(nb):
+            return -1 if len(na) < len(nb) else 1
+        if na != nb:
+            return -1 if na < nb else 1
+        if start_a != start_b:
+            return -1 if start_a < start_b else 1
+    return (len(a) > len(b)) - (len(a) < len(b))
+
+
 def inspect_documents(ctx: Context, names: list[str]) -> list[dict[str, Any]]:
     docs = []
     for name in names:
@@ -69,7 +102,7 @@ def inspect_documents(ctx: Context, names: list[str]) -> list[dict[str, Any]]:
 
 
 def create(ctx: Context, args: argparse.Namespace) -> int:
-    if args.name and args.volume and args.name != args.volume:
+    if args.name and args.volume:
         raise CLIError(
             "Conflicting options: either specify --name or provide positional arg, not both"
         )
@@ -90,7 +123,7 @@ def ls(ctx: Context, args: argparse.Namespace) -> int:
         template.Template(args.format)
     with ctx.daemon.calls():
         resp = stub(ctx).List(pb.ListVolumesRequest(filters=args.filter))
-    volumes = sorted(resp.volumes, key=lambda v: v.name)
+    volumes = sorted(resp.volumes, key=lambda v: functools.cmp_to_key(natural_cmp)(v.name))
     ctx.stdout.write(render_volumes(volumes, quiet=args.quiet, fmt=args.format))
     return 0
 

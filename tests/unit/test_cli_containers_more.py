@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import stat
@@ -361,3 +362,17 @@ def test_volume_render_json() -> None:
         "Scope": "local",
         "Size": "2kB",
     }
+
+
+def test_volume_names_sort_naturally_as_docker() -> None:
+    names = ["v10", "v9", "a", "v09", "1x", "v1", "b2c", "b10c"]
+    ordered = sorted(names, key=functools.cmp_to_key(volumes.natural_cmp))
+    assert ordered == ["1x", "a", "b2c", "b10c", "v1", "v9", "v09", "v10"]
+
+
+def test_volume_create_name_twice(daemon: Daemon) -> None:
+    code, _, err = daemon.run("volume", "create", "--name", "a", "a")
+    assert code == 1
+    assert err == (
+        "Conflicting options: either specify --name or provide positional arg, not both\n"
+    )

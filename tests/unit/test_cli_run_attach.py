@@ -9,10 +9,13 @@ import os
 import pty
 import signal
 import struct
+import subprocess
+import sys
 import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +28,7 @@ from tests.unit import test_cli_containers_fake as fake
 from tests.unit.test_cli_containers_fake import Daemon
 
 daemon = fake.daemon  # the fixture
+CAISSON = str(Path(sys.executable).with_name("caisson"))
 
 
 def context(stdin: Any = None, stdout: Any = None, stderr: Any = None) -> Context:
@@ -213,3 +217,28 @@ def test_run_proxies_signals_to_the_container(daemon: Daemon) -> None:
     code, out, _ = daemon.run("run", "busybox", "sleep", "100")
     assert (code, out) == (0, "started\n")
     assert [k.signal for k in daemon.asked(pb.KillContainerRequest)] == ["SIGTERM"]
+
+
+def test_run_it_through_a_real_terminal(daemon: Daemon, terminal: tuple[Any, int]) -> None:
+    """The installed `caisson` on a pty: raw mode while attached, the window size sent with
+    the open, and the terminal as it was once the container has exited."""
+    tty_file, master = terminal
+    before = termios.tcgetattr(tty_file.fileno())
+    daemon.state.output = [("stdout", b"hello\r\n")]
+    daemon.state.exit = pb.ExitStatus(exit_code=3, started=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAISSON_")}
+    proc = subprocess.run(
+        [CAISSON, "-H", daemon.host, "run", "-it", "busybox", "sh"],
+        stdin=tty_file,
+        stdout=tty_file,
+        stderr=subprocess.PIPE,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert b"hello\r\n" in os.read(master, 65536)
+    assert termios.tcgetattr(tty_file.fileno()) == before
+    (req,) = daemon.asked(pb.AttachRequest)
+    assert req.open.stdin and req.open.size == pb.Resize(rows=40, cols=120)
+    create = daemon.asked(pb.CreateContainerRequest)[0]
+    assert create.config.tty and create.config.open_stdin and create.config.stdin_once
