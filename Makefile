@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto' | sort)
-DEB_PACKAGES := python3 python3-venv python3-dev gcc make docker-registry busybox-static skopeo \
-	ca-certificates openssl hyperfine
+DEB_PACKAGES := python3 python3-venv python3-dev gcc libc6-dev make docker-registry busybox-static \
+	skopeo ca-certificates openssl hyperfine tini libseccomp2
+# The per-container monitor is C: a Python process alone costs more memory (PSS) than a
+# container may add (see services/executor/monitor.c).
+MONITOR := $(VENV)/bin/caisson-monitor
 
-.PHONY: setup test gen check-gen lint unit integration bench clean
+.PHONY: setup test gen check-gen lint unit integration bench clean monitor
 
 setup:
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -16,6 +19,12 @@ setup:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	$(MAKE) monitor
+
+monitor: $(MONITOR)
+
+$(MONITOR): services/executor/monitor.c
+	cc -O2 -Wall -Wextra -Werror -o $@ $<
 
 # Regenerates gen/ from protos/ (generated code is committed and kept apart from ours).
 gen:
@@ -35,7 +44,7 @@ lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: check-gen lint
+test: check-gen lint monitor
 	$(PY) -m pytest -p no:cacheprovider -ra tests
 
 bench:

@@ -7,65 +7,77 @@ from another service into the same domain error, so errors cross process hops un
 
 from __future__ import annotations
 
-import grpc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import grpc
 
 
 class CaissonError(Exception):
-    """Base of every error a user can see. The message is one plain line for the user."""
+    """Base of every error a user can see. The message is one plain line for the user.
 
-    code = grpc.StatusCode.UNKNOWN
+    `status` names the gRPC code; grpc itself is imported only when a code is asked for, so
+    the container init (which imports these errors through rootfs.py) starts without it."""
+
+    status = "UNKNOWN"
+
+    @property
+    def code(self) -> grpc.StatusCode:
+        import grpc
+
+        return grpc.StatusCode[self.status]
 
 
 class NotFound(CaissonError):
-    code = grpc.StatusCode.NOT_FOUND
+    status = "NOT_FOUND"
 
 
 class AlreadyExists(CaissonError):
-    code = grpc.StatusCode.ALREADY_EXISTS
+    status = "ALREADY_EXISTS"
 
 
 class InvalidArgument(CaissonError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    status = "INVALID_ARGUMENT"
 
 
 class FailedPrecondition(CaissonError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    status = "FAILED_PRECONDITION"
 
 
 class Unavailable(CaissonError):
-    code = grpc.StatusCode.UNAVAILABLE
+    status = "UNAVAILABLE"
 
 
 class Unauthenticated(CaissonError):
-    code = grpc.StatusCode.UNAUTHENTICATED
+    status = "UNAUTHENTICATED"
 
 
 class PermissionDenied(CaissonError):
-    code = grpc.StatusCode.PERMISSION_DENIED
+    status = "PERMISSION_DENIED"
 
 
 class ResourceExhausted(CaissonError):
     """Disk full, quota reached."""
 
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    status = "RESOURCE_EXHAUSTED"
 
 
 class DataLoss(CaissonError):
     """Content that does not match its digest or size."""
 
-    code = grpc.StatusCode.DATA_LOSS
+    status = "DATA_LOSS"
 
 
 class Cancelled(CaissonError):
-    code = grpc.StatusCode.CANCELLED
+    status = "CANCELLED"
 
 
 class Internal(CaissonError):
-    code = grpc.StatusCode.INTERNAL
+    status = "INTERNAL"
 
 
-_BY_CODE: dict[grpc.StatusCode, type[CaissonError]] = {
-    cls.code: cls
+_BY_STATUS: dict[str, type[CaissonError]] = {
+    cls.status: cls
     for cls in (
         NotFound,
         AlreadyExists,
@@ -80,17 +92,19 @@ _BY_CODE: dict[grpc.StatusCode, type[CaissonError]] = {
         Internal,
     )
 }
-_BY_CODE[grpc.StatusCode.DEADLINE_EXCEEDED] = Unavailable
+_BY_STATUS["DEADLINE_EXCEEDED"] = Unavailable
 
 
 def from_rpc_error(err: grpc.RpcError, service: str = "") -> CaissonError:
     """The domain error for a status received from another service."""
+    import grpc
+
     code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
     details = err.details() if hasattr(err, "details") else str(err)
     if code == grpc.StatusCode.UNAVAILABLE and service and _transport_failure(details):
         # The service itself is unreachable, not something it reported as unavailable.
         details = f"{service} unavailable: {details}"
-    return _BY_CODE.get(code, Internal)(details or str(code))
+    return _BY_STATUS.get(code.name, Internal)(details or str(code))
 
 
 def _transport_failure(details: str) -> bool:

@@ -93,8 +93,9 @@ class ImageService:
         self.executor = executor
         self._max_downloads = max_concurrent_downloads
         self._gc_lock = _GCLock()
-        # Images in use by containers; containers arrive with the run issue.
-        self.in_use: Callable[[str], bool] = lambda _image_id: False
+        # Ids of the containers made from an image (set by the container service): such an
+        # image is never deleted, its layers are under those containers' rootfs.
+        self.in_use: Callable[[str], list[str]] = lambda _image_id: []
 
     # pull ---------------------------------------------------------------------------------
 
@@ -247,10 +248,17 @@ class ImageService:
             by_id = text.startswith("sha256:") or (
                 _HEX.match(text) is not None and img.id.startswith("sha256:" + text)
             )
-            if self.in_use(img.id) and not force:
+            users = self.in_use(img.id)
+            last_name = len(img.tags) + len(img.digests) <= 1
+            if users and not force and by_id:
                 raise errors.FailedPrecondition(
-                    f"conflict: unable to remove repository reference {text!r} "
-                    f"(must force) - image {img.id[7:19]} is being used by a container"
+                    f"conflict: unable to delete {img.id[7:19]} (must be forced) - image is "
+                    f"being used by stopped container {users[0][:12]}"
+                )
+            if users and not force and last_name:
+                raise errors.FailedPrecondition(
+                    f'conflict: unable to remove repository reference "{text}" (must force) - '
+                    f"container {users[0][:12]} is using its referenced image {img.id[7:19]}"
                 )
             if by_id:
                 if len({name for name, _ in img.tags}) > 1 and not force:
@@ -280,7 +288,7 @@ class ImageService:
             for u in untagged:
                 self.engine.events.publish("image", "untag", img.id, job_id=job.id, name=u)
             current = self.store.image(img.id)
-            if current is not None and not current.tags and not current.digests:
+            if current is not None and not current.tags and not current.digests and not users:
                 self.store.delete_image(img.id)
                 deleted.append(img.id)
                 self.engine.events.publish("image", "delete", img.id, job_id=job.id)

@@ -17,16 +17,19 @@ from typing import Any
 
 from caisson import errors, logs, server
 from caisson.content import ContentStore
-from caisson.daemon import children, config
+from caisson.daemon import children, config, servicer_containers
 from caisson.daemon.clients import Executor, RegistryProxy
+from caisson.daemon.containers import ContainerService
 from caisson.daemon.engine import Engine, Events
 from caisson.daemon.images import ImageService
 from caisson.daemon.pidfile import PidFile
 from caisson.daemon.servicer import ImagesServicer, SystemServicer
+from caisson.daemon.servicer_containers import ContainersServicer, VolumesServicer
 from caisson.daemon.socket_activation import listen_fds
 from caisson.daemon.store import Store
 from caisson.daemon.system import SystemService
-from caisson_api.daemon.v1 import daemon_pb2, daemon_pb2_grpc
+from caisson.daemon.volumes import VolumeService
+from caisson_api.daemon.v1 import containers_pb2_grpc, daemon_pb2, daemon_pb2_grpc
 
 log = logs.get("caisson.daemon")
 
@@ -142,8 +145,21 @@ class Daemon:
             store, content, engine, proxy, executor, lambda: self.cfg.max_concurrent_downloads
         )
         system = SystemService(lambda: self.cfg, store, content, engine, proxy, executor)
+        volumes = VolumeService(store, engine, executor, cfg.data_root)
+        containers = ContainerService(store, engine, images, executor, volumes)
+        images.in_use = containers.in_use
+        volumes.users = containers.volume_users
+        # Records follow the executor's container events (and are reconciled with what
+        # really runs each time that stream starts) before the API serves anything.
+        containers.reconcile()
+        follower = threading.Thread(
+            target=containers.follow_executor, name="executor-events", daemon=True
+        )
+        follower.start()
+        self.cleanups.append(containers.close)
 
-        srv = server.Server("daemon")
+        # Attach, logs -f and wait hold a worker each for as long as they last.
+        srv = server.Server("daemon", max_workers=512)
         srv.add(
             daemon_pb2_grpc.add_ImagesServicer_to_server,
             ImagesServicer(images),
@@ -153,6 +169,16 @@ class Daemon:
             daemon_pb2_grpc.add_SystemServicer_to_server,
             SystemServicer(system),
             daemon_pb2.DESCRIPTOR.services_by_name["System"].full_name,
+        )
+        srv.add(
+            containers_pb2_grpc.add_ContainersServicer_to_server,
+            ContainersServicer(containers),
+            servicer_containers.CONTAINERS,
+        )
+        srv.add(
+            containers_pb2_grpc.add_VolumesServicer_to_server,
+            VolumesServicer(volumes),
+            servicer_containers.VOLUMES,
         )
         for lst in listeners:
             if isinstance(lst, str):

@@ -53,6 +53,18 @@ CREATE TABLE IF NOT EXISTS events (
     job_id TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS events_time ON events(time);
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY,             -- 64 hex
+    name TEXT NOT NULL UNIQUE,       -- without the leading "/"
+    record TEXT NOT NULL             -- containerrecord.ContainerRecord as JSON
+);
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    anonymous INTEGER NOT NULL DEFAULT 0,
+    labels TEXT NOT NULL DEFAULT '{}',
+    options TEXT NOT NULL DEFAULT '{}'
+);
 """
 
 # The event log keeps this many entries; older ones are trimmed on write.
@@ -102,6 +114,25 @@ class StoredEvent:
     id: str
     attributes: dict[str, str]
     job_id: str = ""
+
+
+@dataclass
+class VolumeRow:
+    name: str
+    created: float
+    anonymous: bool
+    labels: dict[str, str]
+    options: dict[str, str]
+
+
+def _volume(r: sqlite3.Row) -> VolumeRow:
+    return VolumeRow(
+        r["name"],
+        r["created"],
+        bool(r["anonymous"]),
+        json.loads(r["labels"]),
+        json.loads(r["options"]),
+    )
 
 
 class Store:
@@ -253,6 +284,75 @@ class Store:
     def remove_digest(self, name: str, digest: str) -> None:
         with self.tx() as db:
             db.execute("DELETE FROM repo_digests WHERE name=? AND digest=?", (name, digest))
+
+    # containers ---------------------------------------------------------------------------
+
+    def add_container(self, cid: str, name: str, record: str) -> bool:
+        """False when the name is taken (the id never is: ids are random)."""
+        try:
+            with self.tx() as db:
+                db.execute(
+                    "INSERT INTO containers (id, name, record) VALUES (?,?,?)", (cid, name, record)
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def put_container(self, cid: str, name: str, record: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE containers SET name=?, record=? WHERE id=?", (name, record, cid))
+
+    def container(self, cid: str) -> str | None:
+        rows = self._rows("SELECT record FROM containers WHERE id=?", (cid,))
+        return rows[0]["record"] if rows else None
+
+    def container_id_by_name(self, name: str) -> str | None:
+        rows = self._rows("SELECT id FROM containers WHERE name=?", (name,))
+        return rows[0]["id"] if rows else None
+
+    def container_ids_with_prefix(self, prefix: str) -> list[str]:
+        like = prefix.replace("%", "").replace("_", "") + "%"
+        return [r["id"] for r in self._rows("SELECT id FROM containers WHERE id LIKE ?", (like,))]
+
+    def containers(self) -> list[str]:
+        return [r["record"] for r in self._rows("SELECT record FROM containers")]
+
+    def delete_container(self, cid: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM containers WHERE id=?", (cid,))
+
+    # volumes ------------------------------------------------------------------------------
+
+    def add_volume(
+        self,
+        name: str,
+        created: float,
+        anonymous: bool,
+        labels: dict[str, str],
+        options: dict[str, str],
+    ) -> bool:
+        """False when a volume of that name exists already."""
+        try:
+            with self.tx() as db:
+                db.execute(
+                    "INSERT INTO volumes (name, created, anonymous, labels, options)"
+                    " VALUES (?,?,?,?,?)",
+                    (name, created, int(anonymous), json.dumps(labels), json.dumps(options)),
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def volume(self, name: str) -> VolumeRow | None:
+        rows = self._rows("SELECT * FROM volumes WHERE name=?", (name,))
+        return _volume(rows[0]) if rows else None
+
+    def volumes(self) -> list[VolumeRow]:
+        return [_volume(r) for r in self._rows("SELECT * FROM volumes ORDER BY name")]
+
+    def delete_volume(self, name: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM volumes WHERE name=?", (name,))
 
     # events -------------------------------------------------------------------------------
 

@@ -206,6 +206,10 @@ class Cgroup:
     def freeze(self) -> None:
         raise NotImplementedError
 
+    def frozen(self) -> bool:
+        """True while paused (frozen or freezing)."""
+        raise NotImplementedError
+
     def thaw(self) -> None:
         raise NotImplementedError
 
@@ -491,6 +495,11 @@ class CgroupV1(Cgroup):
     def _freezer_state(self) -> str:
         return self._read(self._rel(self._need("freezer", "pause"), "freezer.state"))
 
+    def frozen(self) -> bool:
+        if not self.fs.isdir(self._rel("freezer")):
+            return False
+        return self._freezer_state() != "THAWED"
+
     def freeze(self) -> None:
         state = self._rel(self._need("freezer", "pause"), "freezer.state")
 
@@ -660,6 +669,9 @@ class CgroupV2(Cgroup):
 
     def _frozen(self) -> str:
         return _flat_keyed(self._read(self._rel("cgroup.events"))).get("frozen", "0")
+
+    def frozen(self) -> bool:
+        return self.fs.exists(self._rel("cgroup.events")) and self._frozen() == "1"
 
     def freeze(self) -> None:
         self._write(self._need("cgroup.freeze", "pause"), "1")

@@ -1,8 +1,10 @@
-"""caisson-executor: the privileged service (layer unpack into snapshots; containers later).
+"""caisson-executor: the privileged service (layer unpack into snapshots, containers).
 
 Start-up: parse flags -> refuse unless root -> detect the cgroup mode -> open the snapshot
-store (removing what a crash left half done) -> listen -> serve until SIGTERM/SIGINT, then
-stop accepting, cancel unpacks in flight (their temp dirs are removed) and remove the socket.
+store (removing what a crash left half done) -> find the containers a previous executor left
+(running ones are watched again) -> listen -> serve until SIGTERM/SIGINT, then stop
+accepting, cancel unpacks in flight (their temp dirs are removed) and remove the socket.
+Containers keep running: each is under its own monitor process.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import sys
 
 from caisson import errors, logs, server
 from caisson.content import ContentStore
-from caisson.executor import cgroups
+from caisson.executor import cgroups, service_containers
+from caisson.executor.containers import ContainerManager
+from caisson.executor.execs import ExecManager
 from caisson.executor.service import SERVICE_NAME, ExecutorService
 from caisson.executor.snapshots import Snapshotter
-from caisson_api.executor.v1 import executor_pb2_grpc
+from caisson_api.executor.v1 import containers_pb2_grpc, executor_pb2_grpc
 
 log = logs.get("caisson.executor")
 
@@ -62,12 +66,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         snapshots.init()
         mode = cgroups.detect_mode()
-        srv = server.Server("executor")
+        manager = ContainerManager(args.data_root, args.exec_root, snapshots, mode)
+        manager.init()
+        # Each attached stream and each wait holds a worker for its whole life.
+        srv = server.Server("executor", max_workers=512)
         srv.add(
             executor_pb2_grpc.add_ExecutorServicer_to_server,
             ExecutorService(snapshots, mode),
             SERVICE_NAME,
         )
+        srv.add(
+            containers_pb2_grpc.add_ContainersServicer_to_server,
+            service_containers.ContainersService(manager, ExecManager(manager)),
+            service_containers.SERVICE_NAME,
+        )
+        srv.on_stop(manager.close)
         srv.on_stop(snapshots.close)
         srv.listen(address)
     except errors.CaissonError as e:

@@ -47,6 +47,7 @@ def standard(registry: Registry) -> Catalog:
             "test/busybox-plain": images.busybox_image("oci", "none"),
             "test/layers-docker": images.layer_cases_image("docker"),
             "test/layers-oci": images.layer_cases_image("oci"),
+            "test/run": images.run_image(),
         }
     )
     catalog.indexes.update(

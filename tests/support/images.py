@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import subprocess
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -407,6 +408,42 @@ def busybox_tar(extra: Iterable[tuple[str, bytes]] = ()) -> Tar:
 
 def busybox_image(flavour: str = "docker", compression: str = "gzip") -> Image:
     return make_image([make_layer(busybox_tar(), flavour, compression)], flavour)
+
+
+RUN_PASSWD = (
+    b"root:x:0:0:root:/root:/bin/sh\n"
+    b"app:x:1000:1000:app user:/home/app:/bin/sh\n"
+    b"nobody:x:65534:65534::/:/bin/false\n"
+)
+RUN_GROUP = b"root:x:0:\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n"
+# Seeded into a new named or anonymous volume mounted on /data.
+RUN_VOLUME_FILE = ("data/seed.txt", b"seeded from the image\n")
+
+
+def run_image() -> Image:
+    """What the `run` tests run: busybox with every applet (ps, top, hostname, ...), a user
+    and groups to resolve, a VOLUME with content to seed, and two layers (an overlay)."""
+    base = busybox_tar()
+    base.dir("sbin")
+    base.dir("usr/sbin")
+    applets = subprocess.run(
+        [BUSYBOX, "--list-full"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for path in applets:
+        if path.startswith(("bin/", "sbin/", "usr/bin/", "usr/sbin/")) and path not in (
+            f"bin/{a}" for a in (*BUSYBOX_APPLETS, "busybox")
+        ):
+            base.symlink(path, "/bin/busybox")
+    top = Tar()
+    top.file("etc/passwd", RUN_PASSWD)
+    top.file("etc/group", RUN_GROUP)
+    top.dir("home")
+    top.dir("home/app", uid=1000, gid=1000)
+    top.dir("data", mode=0o750, uid=1000, gid=1000)
+    top.file(RUN_VOLUME_FILE[0], RUN_VOLUME_FILE[1], uid=1000, gid=1000)
+    layers = [make_layer(base, "docker", "gzip"), make_layer(top, "docker", "gzip")]
+    config = {"Volumes": {"/data": {}}, "Labels": {"org.caisson.test": "run"}}
+    return make_image(layers, "docker", config=config)
 
 
 # Expected contents of the layer-cases image, checked against the unpacked snapshots.

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tests.support import leaks
 from tests.support.processes import (
     alive,
     cmdline,
@@ -162,6 +163,7 @@ class Daemon:
         socket and pidfile removed, every child process it had gone."""
         if self.proc is None:
             return None
+        left_containers = self.remove_containers() if self.proc.poll() is None else []
         proc, self.proc = self.proc, None
         if proc.poll() is None:
             self.children = sorted(set(self.children) | set(descendants(proc.pid)))
@@ -173,8 +175,11 @@ class Daemon:
             if alive(pid):
                 leftovers.append(f"{pid} {cmdline(pid)}")
         kill_pids(self.children)
+        leaks.sweep(self.base, self.data_root, self.exec_root)
         if check:
             problems = []
+            if left_containers:
+                problems.append(f"containers could not be removed: {left_containers}")
             if code != 0:
                 problems.append(f"exit code {code} after SIGTERM")
             if os.path.lexists(self.sock):
@@ -194,6 +199,22 @@ class Daemon:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def remove_containers(self) -> list[str]:
+        """`rm -f` of every container (tests may end with containers running); returns the
+        ones that could not be removed."""
+        try:
+            r = self.cli("ps", "-aq", "--no-trunc", timeout=60)
+        except subprocess.TimeoutExpired:
+            return ["(ps timed out)"]
+        if r.code != 0:
+            return []
+        failed = []
+        for cid in r.out.split():
+            rm = self.cli("rm", "-f", "-v", cid, timeout=120)
+            if rm.code != 0 and "No such container" not in rm.err:
+                failed.append(f"{cid}: {rm.err.strip()}")
+        return failed
 
     def __enter__(self) -> Daemon:
         self.start()

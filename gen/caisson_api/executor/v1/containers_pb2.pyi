@@ -201,12 +201,14 @@ class Resize(_message.Message):
     def __init__(self, rows: _Optional[int] = ..., cols: _Optional[int] = ...) -> None: ...
 
 class AttachOpen(_message.Message):
-    __slots__ = ("id", "start")
+    __slots__ = ("id", "start", "size")
     ID_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
     id: str
     start: bool
-    def __init__(self, id: _Optional[str] = ..., start: _Optional[bool] = ...) -> None: ...
+    size: Resize
+    def __init__(self, id: _Optional[str] = ..., start: _Optional[bool] = ..., size: _Optional[_Union[Resize, _Mapping]] = ...) -> None: ...
 
 class AttachRequest(_message.Message):
     __slots__ = ("open", "stdin", "resize", "close_stdin")

@@ -1,0 +1,661 @@
+"""Containers as the daemon sees them: records, lifecycle and the docker rules around them
+(transport-free; servicer_containers.py adapts it). The executor runs them; the daemon keeps
+the records (SQLite), decides names, configs, restarts and removal, and follows the
+executor's container events to keep records true, also across restarts of either service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from caisson import errors, logs
+from caisson.daemon import containerspec, names, signals
+from caisson.daemon.clients import Executor
+from caisson.daemon.containerrecord import ContainerRecord
+from caisson.daemon.engine import Engine
+from caisson.daemon.images import ImageService
+from caisson.daemon.store import Store
+from caisson.daemon.volumes import VolumeService
+from caisson_api.daemon.v1 import containers_pb2 as api
+from caisson_api.executor.v1 import containers_pb2 as xpb
+
+log = logs.get("caisson.daemon.containers")
+
+DEFAULT_STOP_TIMEOUT = 10
+_RUNNING = ("running", "paused", "restarting")
+
+
+@dataclass
+class Output:
+    """What an attach or exec stream yields: one of these fields is set."""
+
+    attached: str = ""
+    stream: str = ""  # "stdout" / "stderr"
+    data: bytes = b""
+    exit: api.ExitStatus | None = None
+
+
+def _status(st: xpb.ContainerState) -> str:
+    if st.status == xpb.STATUS_RUNNING:
+        return "running"
+    if st.status == xpb.STATUS_PAUSED:
+        return "paused"
+    if st.status == xpb.STATUS_STOPPED and st.started:
+        return "exited"
+    # Never started, or its start failed (docker keeps those "created", with the exit code).
+    return "created"
+
+
+def _seconds(ts: object, present: bool) -> float:
+    return ts.ToNanoseconds() / 1e9 if present else 0.0  # type: ignore[attr-defined]
+
+
+class ContainerService:
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        images: ImageService,
+        executor: Executor,
+        volumes: VolumeService,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.images = images
+        self.executor = executor
+        self.volumes = volumes
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._closed = threading.Event()
+        self._removing: set[str] = set()
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _load(self, cid: str) -> ContainerRecord | None:
+        raw = self.store.container(cid)
+        return ContainerRecord.from_json(raw) if raw else None
+
+    def _save(self, rec: ContainerRecord) -> None:
+        with self._changed:
+            self.store.put_container(rec.id, rec.name, rec.to_json())
+            self._changed.notify_all()
+
+    def resolve(self, text: str) -> ContainerRecord:
+        """A container by name, full id or unique id prefix (docker's order)."""
+        cid = self.store.container_id_by_name(text.removeprefix("/")) if text else None
+        if cid is None and text and all(c in "0123456789abcdef" for c in text):
+            ids = self.store.container_ids_with_prefix(text)
+            if len(ids) > 1 and text not in ids:
+                raise errors.InvalidArgument(f"Multiple IDs found with provided prefix: {text}")
+            cid = ids[0] if ids else None
+        rec = self._load(cid) if cid else None
+        if rec is None:
+            raise errors.NotFound(f"No such container: {text}")
+        return rec
+
+    def records(self) -> list[ContainerRecord]:
+        return [ContainerRecord.from_json(r) for r in self.store.containers()]
+
+    def volume_users(self, name: str) -> list[str]:
+        return [r.id for r in self.records() if any(m.name == name for m in r.mounts)]
+
+    def in_use(self, image_id: str) -> list[str]:
+        """Ids of the containers made from the image (rmi refuses to remove it)."""
+        return [r.id for r in self.records() if r.image_id == image_id]
+
+    # -- create ----------------------------------------------------------------------------
+
+    def create(self, req: api.CreateContainerRequest) -> tuple[str, list[str]]:
+        if not req.config.image:
+            raise errors.InvalidArgument("No image was specified")
+        img = self.images.resolve(req.config.image)
+        image_config = self.images.config(img)
+        cid = names.new_id()
+        if req.name:
+            name = names.validate(req.name)
+        else:
+            name = names.generate(cid, lambda n: self.store.container_id_by_name(n) is not None)
+        with self.engine.job("container.create", container=cid):
+            rec, warnings = containerspec.new_record(
+                cid,
+                name,
+                req,
+                img.id,
+                image_config,
+                time.time(),
+                volume_path=self.volumes.mountpoint,
+                path_exists=os.path.exists,
+            )
+            holder = self.store.container_id_by_name(name)
+            if holder is not None:
+                raise names.conflict(name, holder)
+            for m in rec.mounts:
+                if m.type == "volume":
+                    self.volumes.ensure(m.name, anonymous=m.anonymous)
+            spec = containerspec.executor_spec(rec, [layer.chain_id for layer in img.layers])
+            if not self.store.add_container(cid, name, rec.to_json()):
+                raise names.conflict(name, self.store.container_id_by_name(name) or "")
+            try:
+                st = self.executor.create(spec)
+            except BaseException:
+                self.store.delete_container(cid)
+                raise
+            rec.rootfs = st.rootfs
+            rec.log_path = st.log_path
+            self._save(rec)
+            self.engine.events.publish("container", "create", cid, name=name, image=rec.image)
+            log.info("container created", container=cid, name=name)
+        return cid, warnings
+
+    # -- start, attach ---------------------------------------------------------------------
+
+    def start(self, text: str) -> None:
+        rec = self.resolve(text)
+        if rec.state.status in ("running", "restarting"):
+            return  # docker: starting a running container is not an error
+        if rec.state.status == "paused":
+            raise errors.FailedPrecondition("cannot start a paused container, try unpause instead")
+        with self.engine.job("container.start", container=rec.id):
+            try:
+                st = self.executor.start(rec.id)
+            except errors.FailedPrecondition:
+                st = self.executor.get(rec.id)
+                if st.status != xpb.STATUS_STOPPED or st.started:
+                    raise
+                self._apply(rec.id, st)
+                raise errors.FailedPrecondition(st.error) from None
+            self._started(rec.id, st)
+
+    def _started(self, cid: str, st: xpb.ContainerState) -> None:
+        with self._lock:
+            rec = self._load(cid)
+            if rec is None:
+                return
+            rec.manually_stopped = False
+        self._apply(cid, st)
+
+    def attach(
+        self, open_: api.AttachOpen, inputs: Iterator[api.AttachRequest]
+    ) -> Iterator[Output]:
+        """Streams a container's output (starting it first with open.start) and ends with its
+        exit status once it exits; input requests are forwarded as they come."""
+        rec = self.resolve(open_.container)
+        if open_.start and rec.state.status in _RUNNING:
+            open_ = api.AttachOpen(
+                container=open_.container,
+                stdin=open_.stdin,
+                stdout=open_.stdout,
+                stderr=open_.stderr,
+                start=False,
+                size=open_.size,
+            )
+        if not open_.start and rec.state.status not in _RUNNING:
+            raise errors.FailedPrecondition(
+                "You cannot attach to a stopped container, start it first"
+            )
+        requests: queue.Queue[xpb.AttachRequest | None] = queue.Queue()
+        requests.put(
+            xpb.AttachRequest(
+                open=xpb.AttachOpen(
+                    id=rec.id,
+                    start=open_.start,
+                    size=xpb.Resize(rows=open_.size.rows, cols=open_.size.cols),
+                )
+            )
+        )
+        threading.Thread(
+            target=_forward_inputs,
+            args=(inputs, requests, open_.stdin),
+            daemon=True,
+            name="attach-in",
+        ).start()
+        stream = self.executor.attach(_drain(requests))
+        want = {"stdout": open_.stdout, "stderr": open_.stderr}
+        try:
+            for resp in stream:
+                kind = resp.WhichOneof("response")
+                if kind == "attached":
+                    if open_.start:
+                        self._started(rec.id, resp.attached)
+                    yield Output(attached=rec.id)
+                elif kind in ("stdout", "stderr"):
+                    if want[kind]:
+                        yield Output(stream=kind, data=getattr(resp, kind))
+                elif kind == "exit":
+                    self._apply(rec.id, resp.exit)
+                    yield Output(exit=self._exit_status(rec.id, resp.exit))
+                    return
+        except errors.FailedPrecondition:
+            if not open_.start:
+                raise
+            st = self.executor.get(rec.id)
+            if st.status != xpb.STATUS_STOPPED or st.started:
+                raise
+            self._apply(rec.id, st)
+            yield Output(exit=self._exit_status(rec.id, st))
+        finally:
+            requests.put(None)
+            stream.cancel()
+
+    def _exit_status(self, cid: str, st: xpb.ContainerState) -> api.ExitStatus:
+        status = api.ExitStatus(
+            exit_code=st.exit_code, error=st.error, oom_killed=st.oom_killed, started=st.started
+        )
+        rec = self._load(cid)
+        if rec is not None and rec.host_config.auto_remove:
+            # `run --rm` returns once the container is gone, as docker's CLI waits for it.
+            self._auto_remove(cid)
+        return status
+
+    # -- state from the executor -----------------------------------------------------------
+
+    def _apply(self, cid: str, st: xpb.ContainerState) -> ContainerRecord | None:
+        """Brings a record in line with the executor's state; publishes what changed."""
+        with self._changed:
+            rec = self._load(cid)
+            if rec is None:
+                return None
+            before = rec.state.status
+            new = _status(st)
+            s = rec.state
+            s.status = new
+            s.pid = st.pid if new in ("running", "paused") else 0
+            if st.HasField("started_at") and st.started:
+                s.started_at = _seconds(st.started_at, True)
+            if st.status == xpb.STATUS_STOPPED:
+                s.exit_code = st.exit_code
+                s.error = st.error
+                s.oom_killed = st.oom_killed
+                if st.HasField("finished_at"):
+                    s.finished_at = _seconds(st.finished_at, True)
+            elif new == "running":
+                s.error = ""
+                s.oom_killed = False
+            self.store.put_container(rec.id, rec.name, rec.to_json())
+            self._changed.notify_all()
+        if before != new:
+            self._publish_change(rec, before, new)
+        return rec
+
+    def _publish_change(self, rec: ContainerRecord, before: str, new: str) -> None:
+        ev = self.engine.events.publish
+        attrs = {"name": rec.name, "image": rec.image}
+        if new == "running" and before in ("created", "exited"):
+            ev("container", "start", rec.id, **attrs)
+        elif new == "paused":
+            ev("container", "pause", rec.id, **attrs)
+        elif new == "running" and before == "paused":
+            ev("container", "unpause", rec.id, **attrs)
+        elif new == "exited":
+            if rec.state.oom_killed:
+                ev("container", "oom", rec.id, **attrs)
+            ev("container", "die", rec.id, exitCode=str(rec.state.exit_code), **attrs)
+            self._after_exit(rec)
+
+    def _after_exit(self, rec: ContainerRecord) -> None:
+        if rec.host_config.auto_remove:
+            threading.Thread(target=self._auto_remove, args=(rec.id,), daemon=True).start()
+
+    def _auto_remove(self, cid: str) -> None:
+        try:
+            self.remove(cid, force=True, volumes=True)
+        except errors.NotFound:
+            pass
+        except errors.CaissonError as e:
+            log.warning("auto-remove failed", container=cid, error=str(e))
+
+    def follow_executor(self) -> None:
+        """Runs until close(): applies the executor's container events; after the stream
+        breaks (executor restarted), reconciles every record, then follows again."""
+        while not self._closed.is_set():
+            stream = self.executor.events()
+            self._stream = stream
+            try:
+                self.reconcile()
+                for st in stream:
+                    self._apply(st.id, st)
+            except errors.CaissonError as e:
+                if self._closed.is_set():
+                    return
+                log.info("executor events interrupted, reconnecting", error=str(e))
+            self._closed.wait(0.5)
+
+    def reconcile(self) -> None:
+        states = {st.id: st for st in self.executor.list()}
+        for rec in self.records():
+            st = states.get(rec.id)
+            if st is None:
+                if rec.state.status in _RUNNING:
+                    with self._changed:
+                        rec.state.status = "exited"
+                        rec.state.pid = 0
+                        rec.state.exit_code = 255
+                        rec.state.error = "the container is gone from the executor"
+                        rec.state.finished_at = time.time()
+                        self.store.put_container(rec.id, rec.name, rec.to_json())
+                        self._changed.notify_all()
+                continue
+            self._apply(rec.id, st)
+
+    def close(self) -> None:
+        self._closed.set()
+        stream = getattr(self, "_stream", None)
+        if stream is not None:
+            stream.cancel()
+        with self._changed:
+            self._changed.notify_all()
+
+    # -- wait, stop, kill ------------------------------------------------------------------
+
+    def wait(self, text: str, condition: str, cancelled: threading.Event) -> tuple[int, str]:
+        rec = self.resolve(text)
+        if condition not in ("", "not-running", "next-exit", "removed"):
+            raise errors.InvalidArgument(f"invalid condition: {condition!r}")
+        start_finished = rec.state.finished_at
+        with self._changed:
+            while not cancelled.is_set() and not self._closed.is_set():
+                cur = self._load(rec.id)
+                if cur is None:
+                    if condition == "removed":
+                        return rec.state.exit_code, rec.state.error
+                    raise errors.NotFound(f"No such container: {text}")
+                rec = cur
+                if condition in ("", "not-running") and rec.state.status not in _RUNNING:
+                    return rec.state.exit_code, rec.state.error
+                if condition == "next-exit" and rec.state.finished_at != start_finished:
+                    return rec.state.exit_code, rec.state.error
+                self._changed.wait(0.5)
+        raise errors.Cancelled("wait cancelled")
+
+    def stop(self, text: str, timeout: int | None) -> None:
+        rec = self.resolve(text)
+        with self.engine.job("container.stop", container=rec.id):
+            self._stop(rec, timeout)
+
+    def _stop(self, rec: ContainerRecord, timeout: int | None) -> None:
+        with self._lock:
+            rec.manually_stopped = True
+            cur = self._load(rec.id)
+            if cur is not None:
+                cur.manually_stopped = True
+                self._save(cur)
+        st = self.executor.get(rec.id)
+        if st.status not in (xpb.STATUS_RUNNING, xpb.STATUS_PAUSED):
+            self._apply(rec.id, st)
+            return
+        if timeout is None:
+            has = rec.config.HasField("stop_timeout")
+            timeout = rec.config.stop_timeout if has else DEFAULT_STOP_TIMEOUT
+        sig = signals.parse(rec.config.stop_signal, signal.SIGTERM)
+        self.engine.events.publish("container", "kill", rec.id, name=rec.name, signal=str(sig))
+        try:
+            if st.status == xpb.STATUS_PAUSED:
+                # A frozen process cannot act on a signal; docker thaws it after signalling.
+                self.executor.kill(rec.id, sig)
+                self.executor.resume(rec.id)
+            else:
+                self.executor.kill(rec.id, sig)
+        except errors.FailedPrecondition:
+            pass  # it exited meanwhile
+        if timeout < 0 or not self._wait_exit(rec.id, timeout):
+            with contextlib.suppress(errors.FailedPrecondition):  # it exited meanwhile
+                self.executor.kill(rec.id, signal.SIGKILL, True)
+            self._wait_exit(rec.id, 30)
+        self._apply(rec.id, self.executor.get(rec.id))
+        self.engine.events.publish("container", "stop", rec.id, name=rec.name)
+
+    def _wait_exit(self, cid: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout if timeout >= 0 else None
+        while True:
+            st = self.executor.get(cid)
+            if st.status not in (xpb.STATUS_RUNNING, xpb.STATUS_PAUSED):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            with self._changed:
+                self._changed.wait(0.05)
+
+    def restart(self, text: str, timeout: int | None) -> None:
+        rec = self.resolve(text)
+        with self.engine.job("container.restart", container=rec.id):
+            self._stop(rec, timeout)
+            st = self.executor.start(rec.id)
+            self._started(rec.id, st)
+            self.engine.events.publish("container", "restart", rec.id, name=rec.name)
+
+    def kill(self, text: str, signal_text: str) -> None:
+        rec = self.resolve(text)
+        sig = signals.parse(signal_text)
+        st = self.executor.get(rec.id)
+        if st.status not in (xpb.STATUS_RUNNING, xpb.STATUS_PAUSED):
+            raise errors.FailedPrecondition(
+                f"Cannot kill container: {text}: Container {rec.id} is not running"
+            )
+        self.engine.events.publish("container", "kill", rec.id, name=rec.name, signal=str(sig))
+        if sig == signal.SIGKILL:
+            self.executor.kill(rec.id, sig, True)
+        else:
+            self.executor.kill(rec.id, sig)
+
+    # -- remove ----------------------------------------------------------------------------
+
+    def remove(self, text: str, force: bool, volumes: bool) -> None:
+        rec = self.resolve(text)
+        with self._lock:
+            if rec.id in self._removing:
+                raise errors.FailedPrecondition(
+                    f"removal of container {rec.id} is already in progress"
+                )
+            self._removing.add(rec.id)
+        try:
+            st = self.executor.get(rec.id)
+            if st.status in (xpb.STATUS_RUNNING, xpb.STATUS_PAUSED):
+                if not force:
+                    what = "paused" if st.status == xpb.STATUS_PAUSED else "running"
+                    raise errors.FailedPrecondition(
+                        f"You cannot remove a {what} container {rec.id}. Stop the container "
+                        "before attempting removal or force remove"
+                    )
+                self.executor.kill(rec.id, signal.SIGKILL, True)
+                if st.status == xpb.STATUS_PAUSED:
+                    self.executor.resume(rec.id)
+                self._wait_exit(rec.id, 30)
+                self._apply(rec.id, self.executor.get(rec.id))
+            with contextlib.suppress(errors.NotFound):
+                self.executor.delete(rec.id)
+            with self._changed:
+                self.store.delete_container(rec.id)
+                self._changed.notify_all()
+            if volumes:
+                for m in rec.mounts:
+                    if m.type == "volume" and m.anonymous:
+                        try:
+                            self.volumes.remove(m.name, force=False)
+                        except errors.CaissonError as e:
+                            log.warning("volume not removed", volume=m.name, error=str(e))
+            self.engine.events.publish("container", "destroy", rec.id, name=rec.name)
+            log.info("container removed", container=rec.id)
+        finally:
+            with self._lock:
+                self._removing.discard(rec.id)
+
+    # -- pause -----------------------------------------------------------------------------
+
+    def pause(self, text: str) -> None:
+        rec = self.resolve(text)
+        st = self.executor.get(rec.id)
+        if st.status == xpb.STATUS_PAUSED:
+            raise errors.FailedPrecondition(f"Container {rec.id} is already paused")
+        if st.status != xpb.STATUS_RUNNING:
+            raise errors.FailedPrecondition(f"Container {rec.id} is not running")
+        self.executor.pause(rec.id)
+        self._apply(rec.id, self.executor.get(rec.id))
+
+    def unpause(self, text: str) -> None:
+        rec = self.resolve(text)
+        st = self.executor.get(rec.id)
+        if st.status != xpb.STATUS_PAUSED:
+            raise errors.FailedPrecondition(f"Container {rec.id} is not paused")
+        self.executor.resume(rec.id)
+        self._apply(rec.id, self.executor.get(rec.id))
+
+    # -- rename ----------------------------------------------------------------------------
+
+    def rename(self, text: str, new_name: str) -> None:
+        rec = self.resolve(text)
+        if not new_name:
+            raise errors.InvalidArgument("Neither old nor new names may be empty")
+        name = names.validate(new_name)
+        if name == rec.name:
+            raise errors.InvalidArgument(
+                "Renaming a container with the same name as its current name"
+            )
+        with self._changed:
+            holder = self.store.container_id_by_name(name)
+            if holder is not None:
+                raise names.conflict(name, holder)
+            old = rec.name
+            rec = self.resolve(rec.id)
+            rec.name = name
+            self.store.put_container(rec.id, rec.name, rec.to_json())
+            self._changed.notify_all()
+        self.engine.events.publish("container", "rename", rec.id, name=name, oldName="/" + old)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def logs(self, req: api.LogsRequest) -> Iterator[xpb.LogEntry]:
+        rec = self.resolve(req.container)
+        xreq = xpb.LogsRequest(id=rec.id, follow=req.follow, tail=req.tail)
+        if req.HasField("since"):
+            xreq.since.CopyFrom(req.since)
+        if req.HasField("until"):
+            xreq.until.CopyFrom(req.until)
+        stream = self.executor.logs(xreq)
+        want = {"stdout": req.stdout, "stderr": req.stderr}
+        try:
+            for entry in stream:
+                if want.get(entry.stream, False):
+                    yield entry
+        finally:
+            stream.cancel()
+
+    def exec(self, open_: api.ExecOpen, inputs: Iterator[api.ExecRequest]) -> Iterator[Output]:
+        rec = self.resolve(open_.container)
+        if rec.state.status == "paused":
+            raise errors.FailedPrecondition(
+                f"Container {rec.id} is paused, unpause the container before exec"
+            )
+        if rec.state.status != "running":
+            raise errors.FailedPrecondition(f"Container {rec.id} is not running")
+        if not open_.cmd:
+            raise errors.InvalidArgument("No exec command specified")
+        env = containerspec.exec_env(rec, list(open_.env), open_.tty)
+        exec_id = names.new_id()
+        requests: queue.Queue[xpb.ExecRequest | None] = queue.Queue()
+        requests.put(
+            xpb.ExecRequest(
+                open=xpb.ExecOpen(
+                    id=rec.id,
+                    exec_id=exec_id,
+                    process=xpb.Process(
+                        args=list(open_.cmd),
+                        env=env,
+                        cwd=open_.working_dir or rec.config.working_dir or "/",
+                        user=open_.user or rec.config.user,
+                        additional_groups=list(rec.host_config.group_add),
+                        tty=open_.tty,
+                        stdin=open_.stdin,
+                        rows=open_.size.rows,
+                        cols=open_.size.cols,
+                    ),
+                    privileged=open_.privileged,
+                    detach=open_.detach,
+                )
+            )
+        )
+        threading.Thread(target=_forward_exec_inputs, args=(inputs, requests), daemon=True).start()
+        self.engine.events.publish(
+            "container", "exec_create: " + " ".join(open_.cmd), rec.id, name=rec.name
+        )
+        stream = self.executor.exec(_drain(requests))
+        try:
+            for resp in stream:
+                kind = resp.WhichOneof("response")
+                if kind == "started":
+                    self.engine.events.publish(
+                        "container", "exec_start: " + " ".join(open_.cmd), rec.id, name=rec.name
+                    )
+                    yield Output(attached=exec_id)
+                    if open_.detach:
+                        return
+                elif kind in ("stdout", "stderr"):
+                    yield Output(stream=kind, data=getattr(resp, kind))
+                elif kind == "exit":
+                    e = resp.exit
+                    yield Output(
+                        exit=api.ExitStatus(exit_code=e.exit_code, error=e.error, started=e.started)
+                    )
+                    self.engine.events.publish(
+                        "container", "exec_die", rec.id, name=rec.name, exitCode=str(e.exit_code)
+                    )
+                    return
+        finally:
+            requests.put(None)
+            stream.cancel()
+
+
+# --- stream plumbing -----------------------------------------------------------------------
+
+
+def _drain(q: queue.Queue[Any]) -> Iterator[Any]:
+    while True:
+        item = q.get()
+        if item is None:
+            return
+        yield item
+
+
+def _forward_inputs(
+    inputs: Iterator[api.AttachRequest],
+    out: queue.Queue[xpb.AttachRequest | None],
+    stdin: bool,
+) -> None:
+    try:
+        for req in inputs:
+            kind = req.WhichOneof("request")
+            if kind == "stdin" and stdin:
+                out.put(xpb.AttachRequest(stdin=req.stdin))
+            elif kind == "resize":
+                out.put(
+                    xpb.AttachRequest(resize=xpb.Resize(rows=req.resize.rows, cols=req.resize.cols))
+                )
+            elif kind == "close_stdin" and stdin:
+                out.put(xpb.AttachRequest(close_stdin=True))
+    except Exception:  # noqa: BLE001 - the client went away: nothing more to forward
+        pass
+
+
+def _forward_exec_inputs(
+    inputs: Iterator[api.ExecRequest], out: queue.Queue[xpb.ExecRequest | None]
+) -> None:
+    try:
+        for req in inputs:
+            kind = req.WhichOneof("request")
+            if kind == "stdin":
+                out.put(xpb.ExecRequest(stdin=req.stdin))
+            elif kind == "resize":
+                out.put(
+                    xpb.ExecRequest(resize=xpb.Resize(rows=req.resize.rows, cols=req.resize.cols))
+                )
+            elif kind == "close_stdin":
+                out.put(xpb.ExecRequest(close_stdin=True))
+    except Exception:  # noqa: BLE001 - the client went away: nothing more to forward
+        pass

@@ -1,0 +1,274 @@
+"""The container's init: the process a monitor forks and execs to become a container, like
+`runc init`. It runs as root in the new pid namespace the monitor made (so it is PID 1 there)
+and goes through runc's named steps before it execve's the user's command:
+
+    run:  join_cgroups -> unshare the other namespaces -> hostname -> loopback ->
+          prepare_rootfs (mounts, pivot_root) -> rlimits -> user + capabilities + seccomp ->
+          working dir -> execve
+    exec: join_cgroups -> setns into the container's namespaces (mount last) -> rlimits ->
+          user + capabilities + seccomp -> working dir -> execve
+
+Whatever fails is reported on the sync fd the monitor passed (CAISSON_SYNC_FD) as one JSON
+line with docker's exit code (126: cannot invoke, 127: not found, 125 otherwise); the fd is
+close-on-exec, so a successful execve tells the monitor "started" by closing it.
+
+It imports no grpc and little else: this is on the hot path of every `run`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import resource
+import signal
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Everything is imported before pivot_root: the Python sources are not in the container
+# (seccomp imports its libseccomp binding lazily, so it is loaded here).
+import pyseccomp  # noqa: F401
+
+from caisson.executor import capabilities, namespaces, rootfs, seccomp, users
+from caisson.executor.syscalls import RealSyscalls
+
+EXIT_START_FAILED = 125
+EXIT_CANNOT_INVOKE = 126
+EXIT_NOT_FOUND = 127
+
+_NS_FLAGS = {
+    "mnt": namespaces.CLONE_NEWNS,
+    "uts": namespaces.CLONE_NEWUTS,
+    "ipc": namespaces.CLONE_NEWIPC,
+    "net": namespaces.CLONE_NEWNET,
+    "cgroup": namespaces.CLONE_NEWCGROUP,
+}
+RLIMITS = {
+    name[len("RLIMIT_") :].lower(): getattr(resource, name)
+    for name in dir(resource)
+    if name.startswith("RLIMIT_")
+}
+
+
+class StartError(Exception):
+    def __init__(self, message: str, exit_code: int = EXIT_START_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class ProcessSpec:
+    args: list[str]
+    env: list[str] = field(default_factory=list)
+    cwd: str = "/"
+    user: str = ""
+    groups: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InitSpec:
+    """What the executor writes to the container's init.json."""
+
+    mode: str  # "run" or "exec"
+    process: ProcessSpec
+    # run: namespaces to unshare ("mnt", "uts", "ipc", "net", "cgroup"); the pid namespace is
+    # the monitor's. exec: the ones to join, from `target_pid`.
+    namespaces: list[str] = field(default_factory=list)
+    target_pid: int = 0
+    hostname: str = ""
+    domainname: str = ""
+    cgroup_procs: list[str] = field(default_factory=list)
+    rootfs: dict[str, Any] = field(default_factory=dict)  # rootfs.RootfsSpec fields (run)
+    rlimits: list[tuple[str, int, int]] = field(default_factory=list)
+    caps: list[str] = field(default_factory=list)
+    no_new_privs: bool = False
+    seccomp: str | None = None  # a docker profile's JSON text; None = unconfined
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> InitSpec:
+        d = json.loads(text)
+        d["process"] = ProcessSpec(**d["process"])
+        d["rlimits"] = [tuple(r) for r in d["rlimits"]]
+        return cls(**d)
+
+
+def rootfs_spec(d: dict[str, Any]) -> rootfs.RootfsSpec:
+    d = dict(d)
+    d["binds"] = tuple(rootfs.BindMount(**b) for b in d.get("binds", ()))
+    d["tmpfs"] = tuple(
+        rootfs.TmpfsMount(t["destination"], tuple(t.get("options", ()))) for t in d.get("tmpfs", ())
+    )
+    for key in ("masked_paths", "readonly_paths"):
+        if key in d:
+            d[key] = tuple(d[key])
+    return rootfs.RootfsSpec(**d)
+
+
+# --- the steps -----------------------------------------------------------------------------
+
+
+def join_cgroups(procs_files: list[str]) -> None:
+    # Before the cgroup namespace is made, so that its root is the container's cgroup.
+    for path in procs_files:
+        with open(path, "w") as f:
+            f.write("0")
+
+
+def enter_namespaces(spec: InitSpec) -> None:
+    if spec.mode == "run":
+        flags = 0
+        for name in spec.namespaces:
+            flags |= _NS_FLAGS[name]
+        namespaces.unshare(flags)
+        if "uts" in spec.namespaces and spec.hostname:
+            namespaces.set_hostname(spec.hostname, spec.domainname)
+        if "net" in spec.namespaces:
+            namespaces.loopback_up()
+        return
+    fds = {
+        name: os.open(f"/proc/{spec.target_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+        for name in [*namespaces.NAMES, "mnt"]
+        if name in spec.namespaces
+    }
+    for fd in fds.values():  # dicts keep order: "mnt" comes last
+        namespaces.setns(fd)
+        os.close(fd)
+
+
+def set_rlimits(rlimits: list[tuple[str, int, int]]) -> None:
+    for name, soft, hard in rlimits:
+        resource.setrlimit(RLIMITS[name], (soft, hard))
+
+
+def look_path(arg0: str, env: list[str]) -> str:
+    """Go's exec.LookPath in the container's PATH, with docker's messages and exit codes."""
+    if "/" in arg0:
+        candidates = [arg0]
+    else:
+        path = next((e[5:] for e in env if e.startswith("PATH=")), "")
+        candidates = [os.path.join(d or ".", arg0) for d in path.split(":")]
+    denied = False
+    for c in candidates:
+        try:
+            st = os.stat(c)
+        except OSError as e:
+            if "/" in arg0:
+                raise StartError(
+                    f'exec: "{arg0}": stat {arg0}: {os.strerror(e.errno or errno.ENOENT).lower()}',
+                    EXIT_NOT_FOUND if e.errno in (errno.ENOENT, errno.ENOTDIR) else 126,
+                ) from None
+            continue
+        if not (st.st_mode & 0o170000 == 0o100000 and st.st_mode & 0o111):
+            denied = True
+            if "/" in arg0:
+                break
+            continue
+        return c
+    if denied:
+        raise StartError(f'exec: "{arg0}": permission denied', EXIT_CANNOT_INVOKE)
+    raise StartError(f'exec: "{arg0}": executable file not found in $PATH', EXIT_NOT_FOUND)
+
+
+def working_dir(cwd: str) -> None:
+    # docker creates a missing WorkingDir.
+    os.makedirs(cwd, exist_ok=True)
+    os.chdir(cwd)
+
+
+def reset_signals() -> None:
+    # Python ignores SIGPIPE and the monitor blocks SIGCHLD; an exec'd program must start
+    # with default dispositions and an empty mask, as it would under runc.
+    for sig in range(1, signal.NSIG):
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL, SIGSTOP, RT signals
+            signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _finalize_process(spec: InitSpec) -> tuple[str, list[str]]:
+    """User, capabilities, seccomp; returns the resolved executable and the environment."""
+    proc = spec.process
+    try:
+        user = users.resolve(proc.user, Path("/"), proc.groups)
+    except (ValueError, OSError) as e:
+        raise StartError(str(e)) from None
+    env = list(proc.env)
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={user.home or '/'}")
+    profile = seccomp.load_profile(spec.seccomp) if spec.seccomp is not None else None
+    caps = frozenset(spec.caps)
+    if spec.no_new_privs:
+        capabilities.set_no_new_privs()
+    elif profile is not None:
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
+        seccomp.install(profile, caps)
+    capabilities.finalize(user, caps)
+    working_dir(proc.cwd or "/")
+    executable = look_path(proc.args[0], env)
+    if profile is not None and spec.no_new_privs:
+        # As late as possible, so the filter constrains only the user's program.
+        seccomp.install(profile, caps)
+    return executable, env
+
+
+def run(spec: InitSpec) -> None:
+    join_cgroups(spec.cgroup_procs)
+    enter_namespaces(spec)
+    if spec.mode == "run":
+        rootfs.prepare_rootfs(RealSyscalls(), rootfs_spec(spec.rootfs))
+    set_rlimits(spec.rlimits)
+    executable, env = _finalize_process(spec)
+    reset_signals()
+    try:
+        os.execve(executable, spec.process.args, dict(_env_pairs(env)))
+    except OSError as e:
+        code = EXIT_NOT_FOUND if e.errno == errno.ENOENT else EXIT_CANNOT_INVOKE
+        raise StartError(f'exec: "{spec.process.args[0]}": {e.strerror.lower()}', code) from None
+
+
+def _env_pairs(env: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for e in env:
+        k, _, v = e.partition("=")
+        out.append((k, v))
+    return out
+
+
+def _report(fd: int, message: str, exit_code: int) -> None:
+    line = json.dumps({"error": message, "exit_code": exit_code}) + "\n"
+    with contextlib.suppress(OSError):  # the monitor is gone: nobody to tell
+        os.write(fd, line.encode())
+
+
+def main(argv: list[str]) -> int:
+    sync_fd = int(os.environ.get("CAISSON_SYNC_FD", "-1"))
+    if sync_fd >= 0:
+        os.set_inheritable(sync_fd, False)
+    try:
+        with open(argv[1]) as f:
+            spec = InitSpec.from_json(f.read())
+        run(spec)
+    except StartError as e:
+        message, code = f"failed to start container process: {e}", e.exit_code
+    except Exception as e:  # noqa: BLE001 - any failure must reach the user, not a traceback
+        message, code = f"failed to start container process: {_describe(e)}", EXIT_START_FAILED
+    if sync_fd >= 0:
+        _report(sync_fd, message, code)
+    else:
+        print(message, file=sys.stderr)
+    return code
+
+
+def _describe(e: Exception) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror}" + (f": {e.filename}" if e.filename else "")
+    return str(e) or type(e).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,710 @@
+"""Containers as the executor runs them (transport-free; service_containers.py adapts it).
+
+Everything the executor must remember is on disk, so a restarted executor finds its
+containers again and a container outlives the executor:
+    DATA_ROOT/containers/<id>/   spec.json (the ContainerSpec), rootfs/ (the overlay mount),
+                                 upper/ + work/ (the writable layer), <id>-json.log,
+                                 hostname, hosts, resolv.conf
+    EXEC_ROOT/containers/<id>/   init.json, the monitor's monitor.pid, attach.sock and exit,
+                                 state.json (pid, start time), exec/<exec id>/
+A container's process runs under its own monitor (monitor.c), which owns its stdio and log
+and writes its exit status; the executor only watches monitors and reads what they wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from caisson import errors, logs
+from caisson.executor import capabilities, etcfiles, jsonlog, monitor, rootfs
+from caisson.executor.cgroup_manager import Cgroup, Resources, cpus_to_cfs, open_cgroup
+from caisson.executor.containerinit import InitSpec, ProcessSpec
+from caisson.executor.rmtree import remove_tree as rmtree
+from caisson.executor.snapshots import Snapshotter
+from caisson.executor.syscalls import RealSyscalls
+from caisson_api.executor.v1 import containers_pb2 as pb
+
+log = logs.get("caisson.executor.containers")
+
+CREATED, RUNNING, PAUSED, STOPPED = "created", "running", "paused", "stopped"
+INIT_PATH = "/sbin/docker-init"  # where docker puts its init; images may rely on the path
+_TINI_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/bin/tini")
+_SECCOMP_DEFAULT = Path(__file__).with_name("seccomp_default.json")
+_ID_CHARS = set("0123456789abcdef")
+
+
+@dataclass
+class State:
+    id: str
+    status: str
+    pid: int = 0
+    exit_code: int = 0
+    error: str = ""
+    oom_killed: bool = False
+    started: bool = False
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    rootfs: str = ""
+    log_path: str = ""
+
+
+@dataclass
+class _Live:
+    """In-memory companions of a running container (rebuilt after a restart)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def _check_id(cid: str) -> None:
+    if len(cid) < 12 or not set(cid) <= _ID_CHARS:
+        raise errors.InvalidArgument(f"invalid container id {cid!r}")
+
+
+def _write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e9):09d}Z"
+
+
+def _parse_rfc3339(text: str) -> float:
+    if not text:
+        return 0.0
+    base, _, frac = text.rstrip("Z").partition(".")
+    import calendar
+
+    secs = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
+    return secs + (int(frac.ljust(9, "0")[:9]) / 1e9 if frac else 0.0)
+
+
+class ContainerManager:
+    def __init__(
+        self,
+        data_root: str,
+        exec_root: str,
+        snapshots: Snapshotter,
+        cgroup_mode: str,
+        cgroup_parent: str = "caisson",
+    ) -> None:
+        self.data = Path(data_root) / "containers"
+        self.run = Path(exec_root) / "containers"
+        self.volumes = Path(data_root) / "volumes"
+        self.snapshots = snapshots
+        self.cgroup_mode = cgroup_mode
+        self.cgroup_parent = cgroup_parent
+        self._lock = threading.Lock()
+        self._live: dict[str, _Live] = {}
+        self._listeners: list[Callable[[State], None]] = []
+        self._closed = threading.Event()
+
+    # -- paths -----------------------------------------------------------------------------
+
+    def _data(self, cid: str) -> Path:
+        return self.data / cid
+
+    def _bundle(self, cid: str) -> Path:
+        return self.run / cid
+
+    def _cgroup(self, cid: str) -> Cgroup:
+        return open_cgroup(cid, self.cgroup_parent, mode=self.cgroup_mode)
+
+    def log_path(self, cid: str) -> Path:
+        return self._data(cid) / f"{cid}-json.log"
+
+    def volume_dir(self, name: str) -> Path:
+        if not name or "/" in name or name in (".", ".."):
+            raise errors.InvalidArgument(f"invalid volume name {name!r}")
+        return self.volumes / name / "_data"
+
+    # -- start-up --------------------------------------------------------------------------
+
+    def init(self) -> None:
+        """Finds the containers a previous executor left: running ones are watched again."""
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.run.mkdir(parents=True, exist_ok=True)
+        for cid in self._ids():
+            st = self.get(cid)
+            if st.status in (RUNNING, PAUSED):
+                self._watch(cid)
+        log.info("containers found", count=len(self._ids()))
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def subscribe(self, listener: Callable[[State], None]) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def cancel() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return cancel
+
+    def _publish(self, st: State) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for fn in listeners:
+            fn(st)
+
+    def _ids(self) -> list[str]:
+        try:
+            return sorted(p.name for p in self.data.iterdir() if (p / "spec.json").exists())
+        except FileNotFoundError:
+            return []
+
+    # -- create ----------------------------------------------------------------------------
+
+    def spec(self, cid: str) -> pb.ContainerSpec:
+        _check_id(cid)
+        try:
+            raw = (self._data(cid) / "spec.json").read_bytes()
+        except FileNotFoundError:
+            raise errors.NotFound(f"no such container: {cid}") from None
+        spec = pb.ContainerSpec()
+        spec.ParseFromString(raw)
+        return spec
+
+    def create(self, spec: pb.ContainerSpec) -> State:
+        _check_id(spec.id)
+        data = self._data(spec.id)
+        if (data / "spec.json").exists():
+            raise errors.AlreadyExists(f"container {spec.id} already exists")
+        for chain in spec.layers:
+            if not self.snapshots.exists(chain):
+                raise errors.FailedPrecondition(f"layer {chain} is not unpacked")
+        caps_ok = capabilities.effective_set(
+            list(spec.cap_add), list(spec.cap_drop), spec.privileged
+        )
+        del caps_ok  # validated here so a bad --cap-add fails create, not start
+        resources = _resources(spec.resources)
+        resources.validate()
+        try:
+            data.mkdir(parents=True)
+            for d in ("upper", "work", "rootfs"):
+                (data / d).mkdir()
+            self._mount_rootfs(spec)
+            self._cgroup(spec.id).create(resources)
+            self._write_etc_files(spec)
+            self._prepare_volumes(spec)
+            (data / "spec.json").write_bytes(spec.SerializeToString())
+        except BaseException:
+            self._remove_all(spec.id)
+            raise
+        log.info("container created", container=spec.id)
+        return self.get(spec.id)
+
+    def _mount_rootfs(self, spec: pb.ContainerSpec) -> None:
+        data = self._data(spec.id)
+        target = str(data / "rootfs")
+        if os.path.ismount(target):
+            return
+        lowers = [self.snapshots.fs_path(c) for c in reversed(spec.layers)]
+        rootfs.mount_overlay(
+            RealSyscalls(), lowers, str(data / "upper"), str(data / "work"), target
+        )
+
+    def _write_etc_files(self, spec: pb.ContainerSpec) -> None:
+        data = self._data(spec.id)
+        mode = spec.network_mode or "none"
+        _write_atomic(data / "hostname", (spec.hostname or spec.id[:12]) + "\n")
+        _write_atomic(
+            data / "hosts",
+            etcfiles.hosts(mode, _read_text("/etc/hosts"), list(spec.extra_hosts)),
+        )
+        _write_atomic(
+            data / "resolv.conf",
+            etcfiles.resolv_conf(
+                mode,
+                _read_text("/etc/resolv.conf"),
+                list(spec.dns),
+                list(spec.dns_search),
+                list(spec.dns_options),
+            ),
+        )
+
+    def _prepare_volumes(self, spec: pb.ContainerSpec) -> None:
+        """Creates named volumes' directories; a new (empty) one is seeded with what the image
+        has at the mount point, owners and modes included, as docker does."""
+        rootfs_dir = self._data(spec.id) / "rootfs"
+        for m in spec.mounts:
+            if m.type != "volume":
+                continue
+            path = self.volume_dir(m.source)
+            fresh = not path.exists()
+            path.mkdir(parents=True, exist_ok=True)
+            if not (m.seed and (fresh or not any(path.iterdir()))):
+                continue
+            try:
+                src, _ = rootfs.resolve_in_root(str(rootfs_dir), m.target)
+            except errors.CaissonError:
+                continue
+            if os.path.isdir(src) and not os.path.islink(src):
+                _copy_tree(src, str(path))
+
+    # -- start -----------------------------------------------------------------------------
+
+    def _init_spec(self, spec: pb.ContainerSpec) -> InitSpec:
+        data = self._data(spec.id)
+        proc = spec.process
+        args = list(proc.args)
+        binds = [self._bind(spec, m) for m in spec.mounts if m.type in ("bind", "volume")]
+        if spec.init:
+            binds.append(
+                {
+                    "source": _tini(),
+                    "destination": INIT_PATH,
+                    "readonly": True,
+                    "recursive": False,
+                    "propagation": "rprivate",
+                }
+            )
+            args = [INIT_PATH, "--", *args]
+        tmpfs = [
+            {"destination": m.target, "options": _tmpfs_options(m)}
+            for m in spec.mounts
+            if m.type == "tmpfs"
+        ]
+        root: dict[str, object] = {
+            "rootfs": str(data / "rootfs"),
+            "readonly": spec.readonly_rootfs,
+            "shm_size": spec.shm_size or 64 * 1024 * 1024,
+            "binds": binds,
+            "tmpfs": tmpfs,
+            "hostname_file": str(data / "hostname"),
+            "hosts_file": str(data / "hosts"),
+            "resolv_conf_file": str(data / "resolv.conf"),
+        }
+        if spec.privileged:
+            root["masked_paths"] = []
+            root["readonly_paths"] = []
+        nss = ["mnt", "uts", "ipc", "cgroup"]
+        if (spec.network_mode or "none") != "host":
+            nss.append("net")
+        caps = capabilities.effective_set(list(spec.cap_add), list(spec.cap_drop), spec.privileged)
+        return InitSpec(
+            mode="run",
+            process=ProcessSpec(
+                args=args,
+                env=list(proc.env),
+                cwd=proc.cwd or "/",
+                user=proc.user,
+                groups=list(proc.additional_groups),
+            ),
+            namespaces=nss,
+            hostname=spec.hostname or spec.id[:12],
+            domainname=spec.domainname,
+            cgroup_procs=self._cgroup_procs(spec.id),
+            rootfs=root,
+            rlimits=[(r.name, r.soft, r.hard) for r in spec.rlimits],
+            caps=sorted(caps),
+            no_new_privs=spec.no_new_privileges,
+            seccomp=_seccomp_text(spec),
+        )
+
+    def _cgroup_procs(self, cid: str) -> list[str]:
+        cg = self._cgroup(cid)
+        return [os.path.join(cg.fs.path(d), "cgroup.procs") for d in cg.dirs()]
+
+    def _bind(self, spec: pb.ContainerSpec, m: pb.Mount) -> dict[str, object]:
+        source = str(self.volume_dir(m.source)) if m.type == "volume" else m.source
+        return {
+            "source": source,
+            "destination": m.target,
+            "readonly": m.read_only,
+            "recursive": True,
+            "propagation": m.propagation or "rprivate",
+        }
+
+    def start(self, cid: str, attach: Callable[[Path], None] | None = None) -> State:
+        """Starts the container's process under a new monitor and returns once it runs.
+        `attach`, when given, is called with the bundle once the monitor listens and before the
+        process starts (so an attached client misses no output). A process that cannot start
+        raises StartFailed after its state (exit code 126/127) is recorded."""
+        spec = self.spec(cid)
+        st = self.get(cid)
+        if st.status in (RUNNING, PAUSED):
+            raise errors.FailedPrecondition(f"container {cid} is already running")
+        bundle = self._bundle(cid)
+        bundle.mkdir(parents=True, exist_ok=True)
+        for name in ("exit", "state.json", "attach.sock", "monitor.pid"):
+            (bundle / name).unlink(missing_ok=True)
+        self._mount_rootfs(spec)
+        init = self._init_spec(spec)
+        _write_atomic(bundle / "init.json", init.to_json(), 0o600)
+        opts = monitor.MonitorOptions(
+            dir=bundle,
+            log=self.log_path(cid),
+            log_max_size=spec.log_max_size,
+            log_max_file=spec.log_max_file or 1,
+            tty=spec.process.tty,
+            stdin=spec.process.stdin,
+            wait_attach=attach is not None,
+            newpid=True,
+            tty_size=(spec.process.rows, spec.process.cols) if spec.process.rows else None,
+        )
+        started_at = time.time()
+        spawned = monitor.launch(opts, _init_argv(bundle), _init_env())
+        try:
+            if attach is not None:
+                attach(bundle)
+            started = spawned.started()
+        except BaseException as e:
+            spawned.close()
+            if not isinstance(e, monitor.StartFailed):
+                raise
+            _write_atomic(
+                bundle / "state.json",
+                json.dumps({"pid": 0, "started_at": _rfc3339(started_at)}),
+            )
+            self._publish(self.get(cid))
+            log.info("container failed to start", container=cid, error=e.message)
+            raise
+        _write_atomic(
+            bundle / "state.json",
+            json.dumps({"pid": started.child_pid, "started_at": _rfc3339(started_at)}),
+        )
+        log.info("container started", container=cid, pid=started.child_pid)
+        self._watch(cid)
+        st = self.get(cid)
+        self._publish(st)
+        return st
+
+    def _watch(self, cid: str) -> None:
+        live = _Live()
+        with self._lock:
+            self._live[cid] = live
+        threading.Thread(
+            target=self._watcher, args=(cid, live), name=f"watch-{cid[:12]}", daemon=True
+        ).start()
+
+    def _watcher(self, cid: str, live: _Live) -> None:
+        bundle = self._bundle(cid)
+        wait_monitor(bundle, self._closed)
+        if self._closed.is_set():
+            return
+        try:
+            if self._cgroup(cid).oom_killed():
+                (bundle / "oom").touch()
+        except (errors.CaissonError, OSError):
+            pass
+        st = self.get(cid)
+        live.done.set()
+        with self._lock:
+            if self._live.get(cid) is live:
+                del self._live[cid]
+        log.info("container exited", container=cid, exit_code=st.exit_code)
+        self._publish(st)
+
+    # -- state -----------------------------------------------------------------------------
+
+    def get(self, cid: str) -> State:
+        data = self._data(cid)
+        if not (data / "spec.json").exists():
+            _check_id(cid)
+            raise errors.NotFound(f"no such container: {cid}")
+        bundle = self._bundle(cid)
+        st = State(
+            id=cid,
+            status=CREATED,
+            rootfs=str(data / "rootfs"),
+            log_path=str(self.log_path(cid)),
+        )
+        info = _read_json(bundle / "state.json")
+        if info is None:
+            return st
+        st.started_at = _parse_rfc3339(info.get("started_at", ""))
+        st.pid = int(info.get("pid", 0))
+        ex = monitor.read_exit(bundle)
+        if ex is not None:
+            st.status = STOPPED
+            st.pid = 0
+            st.exit_code = ex.exit_code
+            st.error = ex.error
+            st.started = ex.started
+            st.finished_at = _parse_rfc3339(ex.finished_at)
+            st.oom_killed = (bundle / "oom").exists()
+            return st
+        if monitor.monitor_alive(bundle):
+            st.started = True
+            st.status = PAUSED if self._frozen(cid) else RUNNING
+            return st
+        # The monitor is gone without an exit record (killed, or the host rebooted).
+        st.status = STOPPED
+        st.started = st.pid > 0
+        st.pid = 0
+        st.exit_code = 255
+        st.error = "the container's monitor is gone; its exit status is unknown"
+        return st
+
+    def _frozen(self, cid: str) -> bool:
+        try:
+            return self._cgroup(cid).frozen()
+        except (errors.CaissonError, OSError):
+            return False
+
+    def list(self) -> list[State]:
+        out = []
+        for cid in self._ids():
+            try:
+                out.append(self.get(cid))
+            except errors.NotFound:
+                continue
+        return out
+
+    def wait(self, cid: str, cancelled: threading.Event) -> State:
+        st = self.get(cid)
+        while st.status in (RUNNING, PAUSED) and not cancelled.is_set():
+            with self._lock:
+                live = self._live.get(cid)
+            if live is None:
+                # Not watched (yet): poll the monitor.
+                cancelled.wait(0.05)
+            else:
+                live.done.wait(0.5)
+            st = self.get(cid)
+        return st
+
+    # -- signals, pause --------------------------------------------------------------------
+
+    def kill(self, cid: str, sig: int, all_: bool = False) -> None:
+        st = self.get(cid)
+        if st.status not in (RUNNING, PAUSED):
+            raise errors.FailedPrecondition(f"container {cid} is not running")
+        cg = self._cgroup(cid)
+        if all_:
+            for pid in cg.procs():
+                _signal(pid, sig)
+            return
+        # The pid is ours only while it is in the container's cgroup (pids are recycled).
+        if st.pid not in cg.procs():
+            return
+        _signal(st.pid, sig)
+        if st.status == PAUSED and sig == signal.SIGKILL:
+            cg.thaw()
+
+    def pause(self, cid: str) -> None:
+        st = self.get(cid)
+        if st.status == PAUSED:
+            raise errors.FailedPrecondition(f"Container {cid} is already paused")
+        if st.status != RUNNING:
+            raise errors.FailedPrecondition(f"Container {cid} is not running")
+        self._cgroup(cid).freeze()
+        self._publish(self.get(cid))
+
+    def resume(self, cid: str) -> None:
+        st = self.get(cid)
+        if st.status != PAUSED:
+            raise errors.FailedPrecondition(f"Container {cid} is not paused")
+        self._cgroup(cid).thaw()
+        self._publish(self.get(cid))
+
+    # -- delete ----------------------------------------------------------------------------
+
+    def delete(self, cid: str) -> None:
+        st = self.get(cid)
+        if st.status in (RUNNING, PAUSED):
+            raise errors.FailedPrecondition(f"container {cid} is running: stop it first or kill it")
+        self._remove_all(cid)
+        log.info("container deleted", container=cid)
+
+    def _remove_all(self, cid: str) -> None:
+        data = self._data(cid)
+        rootfs.unmount(RealSyscalls(), str(data / "rootfs"))
+        try:
+            cg = self._cgroup(cid)
+            if cg.exists():
+                cg.kill_all()
+                cg.remove()
+        except errors.NotFound:
+            pass
+        if self._bundle(cid).exists():
+            rmtree(str(self._bundle(cid)))
+        if data.exists():
+            rmtree(str(data))
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def logs(
+        self,
+        cid: str,
+        *,
+        follow: bool,
+        tail: int | None,
+        since: float | None,
+        until: float | None,
+        cancelled: threading.Event,
+    ) -> Iterator[jsonlog.LogEntry]:
+        self.get(cid)
+        path = self.log_path(cid)
+
+        def stop() -> bool:
+            if cancelled.is_set():
+                return True
+            try:
+                return self.get(cid).status not in (RUNNING, PAUSED)
+            except errors.NotFound:
+                return True
+
+        yield from jsonlog.read_log(
+            path, tail=tail, since=since, until=until, follow=follow, stop=stop
+        )
+
+    # -- volumes ---------------------------------------------------------------------------
+
+    def remove_volume(self, name: str) -> None:
+        path = self.volume_dir(name).parent
+        if path.exists():
+            rmtree(str(path))
+
+    def volume_size(self, name: str) -> int:
+        return _du(self.volume_dir(name))
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def wait_monitor(bundle: Path, cancelled: threading.Event) -> None:
+    """Returns once the monitor of `bundle` is gone (or `cancelled` is set). A pidfd tells
+    when any process exits, not only a child: monitors are not the executor's children."""
+    pid = monitor.read_monitor_pid(bundle)
+    if pid is None or not monitor.monitor_alive(bundle):
+        return
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        # The pid was checked before the pidfd was opened: check again, it may be recycled.
+        if not monitor.monitor_alive(bundle):
+            return
+        while not cancelled.is_set():
+            if select.select([fd], [], [], 0.5)[0]:
+                return
+    finally:
+        os.close(fd)
+
+
+def _resources(r: pb.Resources) -> Resources:
+    quota = period = None
+    if r.nano_cpus:
+        quota, period = cpus_to_cfs(r.nano_cpus / 1e9)
+    return Resources(
+        memory=r.memory or None,
+        memory_swap=r.memory_swap or None,
+        cpu_quota=quota,
+        cpu_period=period,
+        cpu_shares=r.cpu_shares or None,
+        cpuset_cpus=r.cpuset_cpus or None,
+        pids_limit=r.pids_limit or None,
+    )
+
+
+def _tmpfs_options(m: pb.Mount) -> list[str]:
+    opts = list(m.options)
+    if m.tmpfs_size and not any(o.startswith("size=") for o in opts):
+        opts.append(f"size={m.tmpfs_size}")
+    if m.tmpfs_mode and not any(o.startswith("mode=") for o in opts):
+        opts.append(f"mode={m.tmpfs_mode:o}")
+    return opts
+
+
+def _seccomp_text(spec: pb.ContainerSpec) -> str | None:
+    if spec.privileged or spec.seccomp_profile == "unconfined":
+        return None
+    if spec.seccomp_profile:
+        return spec.seccomp_profile
+    return _SECCOMP_DEFAULT.read_text()
+
+
+def _tini() -> str:
+    for path in _TINI_CANDIDATES:
+        if os.path.exists(path):
+            return path
+    raise errors.FailedPrecondition(
+        "--init needs tini (apt-get install tini): none of "
+        + ", ".join(_TINI_CANDIDATES)
+        + " exists"
+    )
+
+
+def _init_argv(bundle: Path) -> list[str]:
+    return [sys.executable, "-m", "caisson.executor.containerinit", str(bundle / "init.json")]
+
+
+def _init_env() -> dict[str, str]:
+    # The init's own environment (the container's is in init.json): enough for Python.
+    keep = ("PATH", "PYTHONPATH", "LANG")
+    return {k: os.environ[k] for k in keep if k in os.environ}
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _read_json(path: Path) -> dict[str, object] | None:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _copy_tree(src: str, dst: str) -> None:
+    """Copies the image's content at a volume's mount point into the new volume, keeping
+    owners, modes and times (shutil.copytree alone keeps no owners)."""
+    st = os.lstat(src)
+    os.chown(dst, st.st_uid, st.st_gid)
+    os.chmod(dst, st.st_mode & 0o7777)
+    for entry in os.scandir(src):
+        s, d = entry.path, os.path.join(dst, entry.name)
+        if entry.is_symlink():
+            os.symlink(os.readlink(s), d)
+            os.lchown(d, *_owner(s))
+        elif entry.is_dir(follow_symlinks=False):
+            os.mkdir(d)
+            _copy_tree(s, d)
+        elif entry.is_file(follow_symlinks=False):
+            shutil.copy2(s, d, follow_symlinks=False)
+            os.lchown(d, *_owner(s))
+
+
+def _owner(path: str) -> tuple[int, int]:
+    st = os.lstat(path)
+    return st.st_uid, st.st_gid
+
+
+def _du(path: Path) -> int:
+    total = 0
+    for root, dirs, files in os.walk(path):
+        for name in files + dirs:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total

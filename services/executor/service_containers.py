@@ -1,0 +1,212 @@
+"""The executor's Containers gRPC service: a thin adapter over ContainerManager (domain errors
+become status codes in caisson.server's interceptor)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+from google.protobuf import empty_pb2, timestamp_pb2
+
+from caisson import errors
+from caisson.executor import containers, monitor
+from caisson.executor.containers import ContainerManager, State
+from caisson.executor.execs import ExecManager
+from caisson_api.executor.v1 import containers_pb2 as pb
+from caisson_api.executor.v1 import containers_pb2_grpc
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Containers"].full_name
+
+_STATUS = {
+    containers.CREATED: pb.STATUS_CREATED,
+    containers.RUNNING: pb.STATUS_RUNNING,
+    containers.PAUSED: pb.STATUS_PAUSED,
+    containers.STOPPED: pb.STATUS_STOPPED,
+}
+
+
+def _ts(t: float) -> timestamp_pb2.Timestamp | None:
+    if not t:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromNanoseconds(int(t * 1e9))
+    return ts
+
+
+def state_pb(st: State) -> pb.ContainerState:
+    return pb.ContainerState(
+        id=st.id,
+        status=_STATUS[st.status],
+        pid=st.pid,
+        exit_code=st.exit_code,
+        error=st.error,
+        oom_killed=st.oom_killed,
+        started=st.started,
+        started_at=_ts(st.started_at),
+        finished_at=_ts(st.finished_at),
+        rootfs=st.rootfs,
+        log_path=st.log_path,
+    )
+
+
+def _time(ts: timestamp_pb2.Timestamp, present: bool) -> float | None:
+    return ts.ToNanoseconds() / 1e9 if present else None
+
+
+def _ended(context: grpc.ServicerContext) -> threading.Event:
+    gone = threading.Event()
+    if not context.add_callback(gone.set):
+        gone.set()
+    return gone
+
+
+def pump_input(
+    requests: Iterator[pb.AttachRequest] | Iterator[pb.ExecRequest], client: monitor.AttachClient
+) -> None:
+    """Forwards stdin, resizes and the end of input from the caller to a monitor."""
+    try:
+        for req in requests:
+            kind = req.WhichOneof("request")
+            if kind == "stdin":
+                client.send_stdin(req.stdin)
+            elif kind == "resize":
+                client.resize(req.resize.rows, req.resize.cols)
+            elif kind == "close_stdin":
+                client.close_stdin()
+    except (grpc.RpcError, OSError, errors.CaissonError):
+        pass  # the caller or the monitor went away
+
+
+class ContainersService(containers_pb2_grpc.ContainersServicer):
+    def __init__(self, manager: ContainerManager, execs: ExecManager) -> None:
+        self.m = manager
+        self.execs = execs
+
+    def Create(self, request: pb.ContainerSpec, context: grpc.ServicerContext) -> pb.ContainerState:
+        return state_pb(self.m.create(request))
+
+    def Start(self, request: pb.ContainerId, context: grpc.ServicerContext) -> pb.ContainerState:
+        return state_pb(self.m.start(request.id))
+
+    def Attach(
+        self, request_iterator: Iterator[pb.AttachRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.AttachResponse]:
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("request") != "open":
+            raise errors.InvalidArgument("the first attach request must be `open`")
+        cid = first.open.id
+        holder: list[monitor.AttachClient] = []
+
+        def attach(bundle: Path) -> None:
+            holder.append(monitor.AttachClient(bundle))
+
+        if first.open.start:
+            st = self.m.start(cid, attach=attach)
+        else:
+            st = self.m.get(cid)
+            if st.status not in (containers.RUNNING, containers.PAUSED):
+                raise errors.FailedPrecondition(
+                    "You cannot attach to a stopped container, start it first"
+                )
+            attach(Path(self.m.run / cid))
+        client = holder[0]
+        threading.Thread(
+            target=pump_input, args=(request_iterator, client), daemon=True, name="attach-in"
+        ).start()
+        gone = _ended(context)
+        gone_cb = threading.Thread(target=_close_on(gone, client), daemon=True)
+        gone_cb.start()
+        yield pb.AttachResponse(attached=state_pb(st))
+        try:
+            for out in client:
+                if out.stream == "stdout":
+                    yield pb.AttachResponse(stdout=out.data)
+                else:
+                    yield pb.AttachResponse(stderr=out.data)
+        finally:
+            client.close()
+        if client.exit_status is not None:
+            yield pb.AttachResponse(exit=state_pb(self.m.wait(cid, gone)))
+
+    def Wait(self, request: pb.ContainerId, context: grpc.ServicerContext) -> pb.ContainerState:
+        return state_pb(self.m.wait(request.id, _ended(context)))
+
+    def Kill(self, request: pb.KillRequest, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        self.m.kill(request.id, request.signal or 9, request.all)
+        return empty_pb2.Empty()
+
+    def Delete(self, request: pb.ContainerId, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        self.m.delete(request.id)
+        return empty_pb2.Empty()
+
+    def Get(self, request: pb.ContainerId, context: grpc.ServicerContext) -> pb.ContainerState:
+        return state_pb(self.m.get(request.id))
+
+    def List(
+        self, request: empty_pb2.Empty, context: grpc.ServicerContext
+    ) -> pb.ListContainersResponse:
+        return pb.ListContainersResponse(containers=[state_pb(s) for s in self.m.list()])
+
+    def Events(
+        self, request: empty_pb2.Empty, context: grpc.ServicerContext
+    ) -> Iterator[pb.ContainerState]:
+        q: queue.Queue[State | None] = queue.Queue()
+        cancel = self.m.subscribe(q.put)
+        context.add_callback(lambda: q.put(None))
+        try:
+            while True:
+                st = q.get()
+                if st is None:
+                    return
+                yield state_pb(st)
+        finally:
+            cancel()
+
+    def Logs(self, request: pb.LogsRequest, context: grpc.ServicerContext) -> Iterator[pb.LogEntry]:
+        for e in self.m.logs(
+            request.id,
+            follow=request.follow,
+            tail=request.tail if request.tail >= 0 else None,
+            since=_time(request.since, request.HasField("since")),
+            until=_time(request.until, request.HasField("until")),
+            cancelled=_ended(context),
+        ):
+            ts = timestamp_pb2.Timestamp()
+            ts.FromNanoseconds(e.time_ns)
+            yield pb.LogEntry(stream=e.stream, data=e.data, time=ts)
+
+    def Exec(
+        self, request_iterator: Iterator[pb.ExecRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.ExecResponse]:
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("request") != "open":
+            raise errors.InvalidArgument("the first exec request must be `open`")
+        yield from self.execs.run(first.open, request_iterator, _ended(context))
+
+    def Pause(self, request: pb.ContainerId, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        self.m.pause(request.id)
+        return empty_pb2.Empty()
+
+    def Resume(self, request: pb.ContainerId, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        self.m.resume(request.id)
+        return empty_pb2.Empty()
+
+    def RemoveVolume(self, request: pb.VolumeRef, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        self.m.remove_volume(request.name)
+        return empty_pb2.Empty()
+
+    def VolumeSize(
+        self, request: pb.VolumeRef, context: grpc.ServicerContext
+    ) -> pb.VolumeSizeResponse:
+        return pb.VolumeSizeResponse(size=self.m.volume_size(request.name))
+
+
+def _close_on(gone: threading.Event, client: monitor.AttachClient):  # type: ignore[no-untyped-def]
+    def run() -> None:
+        gone.wait()
+        client.close()
+
+    return run
