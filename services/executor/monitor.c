@@ -43,7 +43,7 @@ static struct {
 } o = {.max_file = 1, .sync_fd = -1};
 
 struct buf { char *p; size_t len, cap; };
-struct client { int fd; struct buf in, out; };
+struct client { int fd, eof; struct buf in, out; };
 struct stream { int fd, type; const char *name; size_t len; char line[PIECE]; };
 
 static struct stream out[2] = {{-1, F_STDOUT, "stdout", 0, {0}}, {-1, F_STDERR, "stderr", 0, {0}}};
@@ -337,26 +337,32 @@ static void client_frame(int type, const unsigned char *p, size_t n)
 	}
 }
 
+/* Reads what the client sent (all of it: a client may send and close at once), unless the
+ * child lags behind its input: then the rest waits in the socket. */
 static void client_read(struct client *c)
 {
-	ssize_t n = read(c->fd, tmp, sizeof tmp);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0 || buf_add(&c->in, tmp, (size_t)n)) {
-		client_drop(c);
-		return;
-	}
-	while (c->in.len >= 8) {
-		const unsigned char *h = (const unsigned char *)c->in.p;
-		size_t len = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
-		if (len > FRAME_MAX) {
+	while (c->fd >= 0 && !c->eof && in_buf.len < FRAME_MAX) {
+		ssize_t n = read(c->fd, tmp, sizeof tmp);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n == 0) /* it sends nothing more but may still read: keep it until it goes away */
+			c->eof = 1;
+		if (n < 0 || (n > 0 && buf_add(&c->in, tmp, (size_t)n))) {
 			client_drop(c);
 			return;
 		}
-		if (c->in.len < 8 + len)
-			break;
-		client_frame(h[0], h + 8, len);
-		buf_consume(&c->in, 8 + len);
+		while (c->in.len >= 8) {
+			const unsigned char *h = (const unsigned char *)c->in.p;
+			size_t len = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
+			if (len > FRAME_MAX) {
+				client_drop(c);
+				return;
+			}
+			if (c->in.len < 8 + len)
+				break;
+			client_frame(h[0], h + 8, len);
+			buf_consume(&c->in, 8 + len);
+		}
 	}
 }
 
@@ -379,12 +385,11 @@ static void stream_read(struct stream *st)
 }
 
 /* The end, started or not: the exit file first (a client told "exit" may read it), then the
- * exit frame to every client, then nothing of the monitor is left but the files. */
-static void finish(int code, int sig, int started, const char *err)
+ * exit frame to every client, then nothing of the monitor is left but the files. `e` is the
+ * error, JSON-escaped. */
+static void finish(int code, int sig, int started, const char *e)
 {
-	static char e[6 * 1024 + 1], json[sizeof e + 256], t[48];
-	size_t n = strlen(err);
-	e[json_escape(e, err, n > 1024 ? 1024 : n)] = 0;
+	static char json[8192], t[48];
 	for (int i = 0; i < 2 && started; i++)
 		log_entry(out[i].name, out[i].line, out[i].len); /* a last line with no newline */
 	rfc3339(t);
@@ -411,64 +416,34 @@ static void finish(int code, int sig, int started, const char *err)
 
 static void fail(const char *what)
 {
-	char msg[512];
+	char msg[512], e[sizeof msg * 6];
 	snprintf(msg, sizeof msg, "caisson-monitor: %s: %s", what, strerror(errno));
-	finish(125, 0, 0, msg);
+	e[json_escape(e, msg, strlen(msg))] = 0;
+	finish(125, 0, 0, e);
 }
 
-static size_t utf8_put(char *d, unsigned v)
-{
-	if (v < 0x80)
-		return d[0] = (char)v, 1;
-	if (v < 0x800)
-		return d[0] = (char)(0xc0 | v >> 6), d[1] = (char)(0x80 | (v & 0x3f)), 2;
-	if (v < 0x10000)
-		return d[0] = (char)(0xe0 | v >> 12), d[1] = (char)(0x80 | (v >> 6 & 0x3f)),
-		       d[2] = (char)(0x80 | (v & 0x3f)), 3;
-	return d[0] = (char)(0xf0 | v >> 18), d[1] = (char)(0x80 | (v >> 12 & 0x3f)),
-	       d[2] = (char)(0x80 | (v >> 6 & 0x3f)), d[3] = (char)(0x80 | (v & 0x3f)), 4;
-}
-
-static unsigned hex4(const char *p)
-{
-	char h[5] = {0};
-	for (int k = 0; k < 4 && p[k]; k++)
-		h[k] = p[k];
-	return (unsigned)strtoul(h, NULL, 16);
-}
-
-/* The init's failure line, {"error":"...","exit_code":N}: keys in any order, JSON escapes. */
-static void parse_failure(const char *line, int *code, char *msg, size_t cap)
+/* The init's failure line, {"error":"...","exit_code":N}, keys in any order. The error stays
+ * escaped as the init wrote it (a JSON string is what it is written into), minus what would
+ * break that string: raw control characters and broken escapes. */
+static void parse_failure(const char *line, int *code, char *e, size_t cap)
 {
 	const char *p = strstr(line, "\"exit_code\"");
 	size_t n = 0;
-	*code = 125;
-	if (p && (p = strchr(p + 11, ':')))
-		*code = (int)strtol(p + 1, NULL, 10);
+	*code = p && (p = strchr(p + 11, ':')) ? (int)strtol(p + 1, NULL, 10) : 125;
 	p = strstr(line, "\"error\"");
 	if (p && (p = strchr(p + 7, ':')) && (p = strchr(p, '"')))
-		for (p++; *p && *p != '"' && n + 8 < cap; p++) {
-			if (*p != '\\') {
-				msg[n++] = *p;
+		for (p++; *p && *p != '"'; p++) {
+			size_t len = *p != '\\' ? 1 : p[1] == 'u' ? 6 : 2;
+			if ((unsigned char)*p < 0x20 ||
+			    (len == 6 && strspn(p + 2, "0123456789abcdefABCDEF") < 4) ||
+			    (len == 2 && (!p[1] || !strchr("\"\\/bfnrt", p[1]))))
 				continue;
-			}
-			char c = *++p;
-			if (!c)
+			if (n + len >= cap)
 				break;
-			if (c == 'u') {
-				unsigned v = hex4(p + 1);
-				p += strnlen(p + 1, 4);
-				if (v >= 0xd800 && v < 0xdc00 && p[1] == '\\' && p[2] == 'u') {
-					unsigned lo = hex4(p + 3);
-					v = 0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00);
-					p += 2 + strnlen(p + 3, 4);
-				}
-				n += utf8_put(msg + n, v >= 0xd800 && v < 0xe000 ? 0xfffd : v);
-			} else {
-				msg[n++] = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
-			}
+			memcpy(e + n, p, len);
+			n += len, p += len - 1;
 		}
-	msg[n] = 0;
+	e[n] = 0;
 }
 
 /* In the forked child: stdio, fd 3 for the start handshake, then the process itself. */
@@ -594,7 +569,7 @@ static void loop(int sfd)
 		pf[4] = (struct pollfd){in_buf.len ? in_fd : -1, POLLOUT, 0};
 		for (int i = 0; i < n; i++) /* input waits in the socket while the child lags behind */
 			pf[5 + i] = (struct pollfd){cl[i].fd,
-						    (short)((in_buf.len < FRAME_MAX ? POLLIN : 0) |
+						    (short)((in_buf.len < FRAME_MAX && !cl[i].eof ? POLLIN : 0) |
 							    (cl[i].out.len ? POLLOUT : 0)),
 						    0};
 		int timeout = -1;
@@ -628,10 +603,13 @@ static void loop(int sfd)
 		if (pf[4].revents)
 			stdin_flush();
 		for (int i = 0; i < n; i++) {
-			if (cl[i].fd >= 0 && (pf[5 + i].revents & POLLOUT))
+			short ev = pf[5 + i].revents;
+			if (cl[i].fd >= 0 && (ev & POLLOUT))
 				client_flush(&cl[i]);
-			if (cl[i].fd >= 0 && (pf[5 + i].revents & (POLLIN | POLLHUP | POLLERR)))
+			if (ev & (POLLIN | POLLHUP | POLLERR))
 				client_read(&cl[i]);
+			if (cl[i].fd >= 0 && (ev & (POLLHUP | POLLERR))) /* gone both ways */
+				client_drop(&cl[i]);
 		}
 		int k = 0;
 		for (int i = 0; i < ncl; i++)
@@ -655,23 +633,26 @@ static void usage(const char *why)
 	exit(2);
 }
 
-int main(int argc, char **argv)
+/* The options before "--"; returns the index of "--". */
+static int parse_args(int argc, char **argv)
 {
+	struct { const char *name; int *flag; } flags[] = {
+		{"--tty", &o.tty}, {"--stdin", &o.stdin_}, {"--wait-attach", &o.wait_attach},
+		{"--newpid", &o.newpid}};
 	int i = 1;
 	for (; i < argc && strcmp(argv[i], "--"); i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int has = 1;
-		if (!strcmp(a, "--tty"))
-			o.tty = 1, has = 0;
-		else if (!strcmp(a, "--stdin"))
-			o.stdin_ = 1, has = 0;
-		else if (!strcmp(a, "--wait-attach"))
-			o.wait_attach = 1, has = 0;
-		else if (!strcmp(a, "--newpid"))
-			o.newpid = 1, has = 0;
-		else if (!v)
+		const char *a = argv[i], *v = argv[i + 1]; /* argv[argc] is NULL */
+		size_t k = 0;
+		while (k < sizeof flags / sizeof *flags && strcmp(a, flags[k].name))
+			k++;
+		if (k < sizeof flags / sizeof *flags) {
+			*flags[k].flag = 1;
+			continue;
+		}
+		if (!v)
 			usage("an option lacks its value");
-		else if (!strcmp(a, "--dir"))
+		i++;
+		if (!strcmp(a, "--dir"))
 			o.dir = v;
 		else if (!strcmp(a, "--log"))
 			o.log = v;
@@ -683,13 +664,15 @@ int main(int argc, char **argv)
 			o.join_pid = atoi(v);
 		else if (!strcmp(a, "--sync-fd"))
 			o.sync_fd = atoi(v);
-		else if (!strcmp(a, "--tty-size")) {
-			if (sscanf(v, "%hux%hu", &o.rows, &o.cols) != 2)
-				usage("--tty-size is ROWSxCOLS");
-		} else
-			usage("unknown option");
-		i += has;
+		else if (strcmp(a, "--tty-size") || sscanf(v, "%hux%hu", &o.rows, &o.cols) != 2)
+			usage("unknown option or bad --tty-size (ROWSxCOLS)");
 	}
+	return i;
+}
+
+int main(int argc, char **argv)
+{
+	int i = parse_args(argc, argv);
 	char **cmd = argv + i + 1;
 	if (i >= argc || !*cmd)
 		usage("no command after --");
@@ -719,12 +702,14 @@ int main(int argc, char **argv)
 		return 2;
 	if (null > 2)
 		close(null);
-	pid_t pid = fork(); /* the spawner reaps this parent at once; the monitor is orphaned */
+	/* Out of the spawner's session, then not a session leader (no terminal can become ours);
+	 * the spawner reaps this first process at once and the monitor is orphaned. */
+	setsid();
+	pid_t pid = fork();
 	if (pid < 0)
 		return 2;
 	if (pid > 0)
 		_exit(0);
-	setsid();
 	/* It ends only when its child does: signals meant for a session or a process group (the
 	 * daemon's terminal closing, ^C) must not take the container's stdio with them. */
 	int ignored[] = {SIGHUP, SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGTTIN, SIGTTOU};

@@ -312,11 +312,12 @@ class AttachClient:
 
     def __iter__(self) -> Iterator[Output]:
         while True:
-            header = self._reader.read(_HEADER.size)
-            if len(header) < _HEADER.size:
+            try:
+                header = self._reader.read(_HEADER.size)
+                kind, length = _HEADER.unpack(header)
+                payload = self._reader.read(length)
+            except (OSError, ValueError, struct.error):  # closed, here or by the monitor
                 break
-            kind, length = _HEADER.unpack(header)
-            payload = self._reader.read(length)
             if len(payload) < length:
                 break
             if kind == FRAME_STDOUT:

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -228,20 +229,33 @@ def _chmod(path: Path, mode: int) -> str:
     return str(path)
 
 
-def test_an_init_reports_its_setup_error_on_fd_3(tmp: Path) -> None:
+@pytest.mark.parametrize(
+    ("line", "code", "message"),
+    [
+        (
+            json.dumps({"exit_code": 126, "error": 'user "bob": café 😀'}),
+            126,
+            'user "bob": café 😀',
+        ),
+        ('{"error":"caf\u00e9 \\ud83d\\ude00 \\u00e9","exit_code":127}', 127, "café 😀 é"),
+        # what would break the exit file's JSON is left out: a raw tab, a broken escape
+        ('{"exit_code":1, "error":"a\tb\\x\\u12"}', 1, "abxu12"),
+        ('{"error":"no code"}', 125, "no code"),
+    ],
+    ids=["python", "utf-8", "damaged", "no-code"],
+)
+def test_an_init_reports_its_setup_error_on_fd_3(
+    tmp: Path, line: str, code: int, message: str
+) -> None:
     d = tmp / "mon"
     d.mkdir()
-    init = script(
-        tmp,
-        "init",
-        "printf '%s\\n' \"$MSG\" >&$CAISSON_SYNC_FD\nexit 126\n",
-    )
-    msg = json.dumps({"exit_code": 126, "error": 'user "bob": café 😀'})  # \u escapes
+    init = script(tmp, "init", "printf '%s\\n' \"$MSG\" >&$CAISSON_SYNC_FD\nexit 126\n")
     with pytest.raises(m.StartFailed) as e:
-        m.spawn(m.MonitorOptions(dir=d), [init], {**os.environ, "MSG": msg})
-    assert (e.value.exit_code, e.value.message) == (126, 'user "bob": café 😀')
+        m.spawn(m.MonitorOptions(dir=d), [init], {**os.environ, "MSG": line})
+    assert (e.value.exit_code, e.value.message) == (code, message)
     status = m.read_exit(d)
-    assert status is not None and not status.started and status.error == e.value.message
+    assert status is not None and not status.started
+    assert (status.exit_code, status.error) == (code, message)
 
 
 def test_an_init_that_closes_fd_3_has_started(run: Run, tmp: Path) -> None:
@@ -353,6 +367,23 @@ def test_stdin_is_forwarded_and_closed(tmp: Path, procs: Procs) -> None:
         out = collect(client)
     assert out["stdout"] == b"hello\n" + b"x" * 200_000 + b"\ndone\n"
     assert client.exit_status is not None and client.exit_status.exit_code == 0
+
+
+def test_a_client_may_send_and_close_at_once(tmp: Path, procs: Procs) -> None:
+    spawned, first = launch(tmp, procs, ["/bin/sh", "-c", "wc -c"], stdin=True)
+    with m.AttachClient(tmp / "mon") as quick:
+        quick.send_stdin(b"y" * 300_000)
+        quick.close_stdin()
+    with first:
+        assert collect(first)["stdout"].split() == [b"300000"]
+
+
+def test_a_client_that_half_closes_still_gets_the_output(tmp: Path, procs: Procs) -> None:
+    _, client = launch(tmp, procs, ["/bin/sh", "-c", "read x; echo got $x"], stdin=True)
+    with client:
+        client.send_stdin(b"it\n")
+        client._sock.shutdown(socket.SHUT_WR)
+        assert collect(client)["stdout"] == b"got it\n"
 
 
 def test_without_stdin_the_child_reads_dev_null(run: Run) -> None:
@@ -556,3 +587,45 @@ def test_mode_of_written_files(run: Run) -> None:
     assert status.exit_code == 0
     assert stat.S_IMODE(log.stat().st_mode) == 0o640
     assert json.loads((log.parent / "mon" / "exit").read_text())["exit_code"] == 0
+
+
+def test_join_pid_runs_the_child_in_that_pid_namespace(tmp: Path, procs: Procs) -> None:
+    first = tmp / "first"
+    first.mkdir()
+    options = m.MonitorOptions(dir=first, stdin=True, newpid=True)
+    target = m.spawn(options, init(["/bin/sh", "-c", "read x"]))
+    procs.add(target.monitor_pid)
+    procs.add(target.child_pid)
+    status, log = run_in(
+        tmp,
+        procs,
+        ["/bin/sh", "-c", "readlink /proc/self/ns/pid; echo $$"],
+        join_pid=target.child_pid,
+    )
+    ns = os.readlink(f"/proc/{target.child_pid}/ns/pid")
+    assert ns != os.readlink("/proc/self/ns/pid")
+    (link, _), (pid, _) = entries(log)
+    assert link == ns.encode() + b"\\n"
+    assert pid != b"1\\n"  # pid 1 is the target's process
+    with m.AttachClient(first) as c:
+        c.close_stdin()
+        assert list(c) == []
+
+
+def run_in(tmp: Path, procs: Procs, argv: list[str], **opts: object) -> tuple[m.ExitStatus, Path]:
+    d = tmp / "mon"
+    d.mkdir(exist_ok=True)
+    options = m.MonitorOptions(dir=d, log=tmp / "log.json", **opts)  # type: ignore[arg-type]
+    started = m.spawn(options, init(argv))
+    procs.add(started.monitor_pid)
+    procs.add(started.child_pid)
+    return wait_exit(d), tmp / "log.json"
+
+
+def test_a_log_that_cannot_be_opened_fails_the_start(tmp: Path) -> None:
+    d = tmp / "mon"
+    d.mkdir()
+    with pytest.raises(m.StartFailed) as e:
+        m.spawn(m.MonitorOptions(dir=d, log=tmp / "no" / "log.json"), ["/bin/true"])
+    assert e.value.exit_code == 125
+    assert e.value.message == "caisson-monitor: open the log: No such file or directory"
