@@ -15,6 +15,8 @@ import pwd
 from caisson import errors
 
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_PDEATHSIG = 1
+_PR_GET_PDEATHSIG = 2
 
 
 def drop_to(user: str) -> pwd.struct_passwd:
@@ -27,10 +29,20 @@ def drop_to(user: str) -> pwd.struct_passwd:
         if os.geteuid() != pw.pw_uid:
             raise errors.PermissionDenied(f"--user {user!r}: only root can change user")
         return pw
+    libc = ctypes.CDLL(None, use_errno=True)
+    # The kernel clears the parent-death signal when credentials change: a child service that
+    # must die with the daemon sets it again after the switch (and acts on it at once if the
+    # parent is already gone).
+    pdeathsig = ctypes.c_int(0)
+    libc.prctl(_PR_GET_PDEATHSIG, ctypes.byref(pdeathsig), 0, 0, 0)
+    parent = os.getppid()
     os.setgroups([])
     os.setgid(pw.pw_gid)
     os.setuid(pw.pw_uid)
-    libc = ctypes.CDLL(None, use_errno=True)
+    if pdeathsig.value:
+        libc.prctl(_PR_SET_PDEATHSIG, pdeathsig.value, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), pdeathsig.value)
     libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     try:
         os.setuid(0)

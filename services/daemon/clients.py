@@ -64,78 +64,81 @@ class Executor:
         self._stub = executor_pb2_grpc.ExecutorStub(self.channel)
         self._c = containers_pb2_grpc.ContainersStub(self.channel)
 
-    # containers: calls that may block for a container's life have no deadline
+    # containers: calls that may block for a container's life have no deadline; all wait for
+    # the executor to be ready, so a call made while a crashed executor restarts succeeds.
 
     @server.rpc_call(NAME)
     def create(self, spec: cpb.ContainerSpec) -> cpb.ContainerState:
-        return self._c.Create(spec, timeout=120)
+        return self._c.Create(spec, timeout=120, wait_for_ready=True)
 
     @server.rpc_call(NAME)
     def start(self, cid: str) -> cpb.ContainerState:
-        return self._c.Start(cpb.ContainerId(id=cid), timeout=120)
+        return self._c.Start(cpb.ContainerId(id=cid), timeout=120, wait_for_ready=True)
 
     def attach(self, requests: Iterator[cpb.AttachRequest]) -> Stream:
-        return Stream(self._c.Attach(requests), self.NAME)
+        return Stream(self._c.Attach(requests, wait_for_ready=True), self.NAME)
 
     @server.rpc_call(NAME)
     def wait(self, cid: str) -> cpb.ContainerState:
-        return self._c.Wait(cpb.ContainerId(id=cid))
+        return self._c.Wait(cpb.ContainerId(id=cid), wait_for_ready=True)
 
     @server.rpc_call(NAME)
     def kill(self, cid: str, sig: int, all_: bool = False) -> None:
-        self._c.Kill(cpb.KillRequest(id=cid, signal=sig, all=all_), timeout=30)
+        self._c.Kill(cpb.KillRequest(id=cid, signal=sig, all=all_), timeout=30, wait_for_ready=True)
 
     @server.rpc_call(NAME)
     def delete(self, cid: str) -> None:
-        self._c.Delete(cpb.ContainerId(id=cid), timeout=120)
+        self._c.Delete(cpb.ContainerId(id=cid), timeout=120, wait_for_ready=True)
 
     @server.rpc_call(NAME)
     def get(self, cid: str) -> cpb.ContainerState:
-        return self._c.Get(cpb.ContainerId(id=cid), timeout=30)
+        return self._c.Get(cpb.ContainerId(id=cid), timeout=30, wait_for_ready=True)
 
     @server.rpc_call(NAME)
     def list(self) -> list[cpb.ContainerState]:
-        return list(self._c.List(empty_pb2.Empty(), timeout=60).containers)
+        return list(self._c.List(empty_pb2.Empty(), timeout=60, wait_for_ready=True).containers)
 
     def events(self) -> Stream:
-        return Stream(self._c.Events(empty_pb2.Empty()), self.NAME)
+        return Stream(self._c.Events(empty_pb2.Empty(), wait_for_ready=True), self.NAME)
 
     def logs(self, req: cpb.LogsRequest) -> Stream:
-        return Stream(self._c.Logs(req), self.NAME)
+        return Stream(self._c.Logs(req, wait_for_ready=True), self.NAME)
 
     def exec(self, requests: Iterator[cpb.ExecRequest]) -> Stream:
-        return Stream(self._c.Exec(requests), self.NAME)
+        return Stream(self._c.Exec(requests, wait_for_ready=True), self.NAME)
 
     @server.rpc_call(NAME)
     def pause(self, cid: str) -> None:
-        self._c.Pause(cpb.ContainerId(id=cid), timeout=60)
+        self._c.Pause(cpb.ContainerId(id=cid), timeout=60, wait_for_ready=True)
 
     @server.rpc_call(NAME)
     def resume(self, cid: str) -> None:
-        self._c.Resume(cpb.ContainerId(id=cid), timeout=60)
+        self._c.Resume(cpb.ContainerId(id=cid), timeout=60, wait_for_ready=True)
 
     @server.rpc_call(NAME)
     def stats(self, cid: str) -> cpb.StatsResponse:
-        return self._c.Stats(cpb.ContainerId(id=cid), timeout=30)
+        return self._c.Stats(cpb.ContainerId(id=cid), timeout=30, wait_for_ready=True)
 
     @server.rpc_call(NAME)
     def top(self, cid: str) -> cpb.TopResponse:
-        return self._c.Top(cpb.ContainerId(id=cid), timeout=30)
+        return self._c.Top(cpb.ContainerId(id=cid), timeout=30, wait_for_ready=True)
 
     def copy_from(self, cid: str, path: str) -> Stream:
-        return Stream(self._c.CopyFrom(cpb.CopyFromRequest(id=cid, path=path)), self.NAME)
+        return Stream(
+            self._c.CopyFrom(cpb.CopyFromRequest(id=cid, path=path), wait_for_ready=True), self.NAME
+        )
 
     @server.rpc_call(NAME)
     def copy_to(self, requests: Iterator[cpb.CopyToRequest]) -> None:
-        self._c.CopyTo(requests)
+        self._c.CopyTo(requests, wait_for_ready=True)
 
     @server.rpc_call(NAME)
     def remove_volume(self, name: str) -> None:
-        self._c.RemoveVolume(cpb.VolumeRef(name=name), timeout=300)
+        self._c.RemoveVolume(cpb.VolumeRef(name=name), timeout=300, wait_for_ready=True)
 
     @server.rpc_call(NAME)
     def volume_size(self, name: str) -> int:
-        return self._c.VolumeSize(cpb.VolumeRef(name=name), timeout=300).size
+        return self._c.VolumeSize(cpb.VolumeRef(name=name), timeout=300, wait_for_ready=True).size
 
     def unpack(self, req: executor_pb2.UnpackRequest) -> Stream:
         return Stream(self._stub.Unpack(req), self.NAME)
