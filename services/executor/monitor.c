@@ -558,9 +558,13 @@ static void loop(int sfd)
 		if (exited && out[0].fd < 0 && out[1].fd < 0)
 			break;
 		int n = ncl;
+		/* Leaving the loop means recording an exit: a failure here only retries (the child
+		 * still runs, its exit is still to come). */
 		struct pollfd *p = realloc(pf, sizeof *pf * (size_t)(5 + n));
-		if (!p)
-			break;
+		if (!p) {
+			usleep(10000);
+			continue;
+		}
 		pf = p;
 		pf[0] = (struct pollfd){sfd, POLLIN, 0};
 		pf[1] = (struct pollfd){listen_fd, POLLIN, 0};
@@ -583,8 +587,11 @@ static void loop(int sfd)
 				break;
 			timeout = (int)ms;
 		}
-		if (poll(pf, (nfds_t)(5 + n), timeout) < 0 && errno != EINTR)
-			break;
+		if (poll(pf, (nfds_t)(5 + n), timeout) < 0) {
+			if (errno != EINTR)
+				usleep(10000);
+			continue;
+		}
 		if (pf[0].revents) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) > 0)

@@ -14,7 +14,8 @@ The monitor's contract:
   `{"event":"started","pid":CHILD}` or `{"event":"failed","exit_code":N,"error":"..."}`.
 - The child (PATH, exec'd with execv) gets fd 3 and CAISSON_SYNC_FD=3: a line
   `{"error":"...","exit_code":N}` there means its setup failed; EOF means it exec'd. When PATH
-  itself cannot be exec'd the exit code is 127 (not found) or 126.
+  itself cannot be exec'd the exit code is 127 (not found) or 126. A child that is not such an
+  init keeps fd 3 open (it is not close-on-exec for it), so "started" comes only when it exits.
 - The log is docker's json-file format, rotated like docker's (`--log-max-size`, 0 =
   unlimited; `--log-max-file`, default 1 = truncate); jsonlog.py reads it.
 - attach.sock frames, both ways: 1 byte type, 3 zero bytes, big-endian uint32 length, payload.
