@@ -30,6 +30,9 @@ from caisson_api.executor.v1 import containers_pb2 as xpb
 log = logs.get("caisson.daemon.containers")
 
 DEFAULT_STOP_TIMEOUT = 10
+RESTART_FIRST_DELAY = 0.1
+RESTART_MAX_DELAY = 60.0
+RESTART_RESET_AFTER = 10.0
 _RUNNING = ("running", "paused", "restarting")
 
 
@@ -54,6 +57,19 @@ def _status(st: xpb.ContainerState) -> str:
     return "created"
 
 
+def restart_wanted(rec: ContainerRecord) -> bool:
+    """docker's restart policies, applied after an exit the user did not ask for."""
+    policy = rec.host_config.restart_policy
+    if rec.manually_stopped or rec.state.status not in ("exited", "restarting"):
+        return False
+    if policy.name in ("always", "unless-stopped"):
+        return True
+    if policy.name == "on-failure":
+        limit = policy.maximum_retry_count
+        return rec.state.exit_code != 0 and (limit <= 0 or rec.restart_count < limit)
+    return False
+
+
 def _seconds(ts: object, present: bool) -> float:
     return ts.ToNanoseconds() / 1e9 if present else 0.0  # type: ignore[attr-defined]
 
@@ -76,6 +92,7 @@ class ContainerService:
         self._changed = threading.Condition(self._lock)
         self._closed = threading.Event()
         self._removing: set[str] = set()
+        self._backoff: dict[str, float] = {}
 
     # -- records ---------------------------------------------------------------------------
 
@@ -179,7 +196,9 @@ class ContainerService:
             rec = self._load(cid)
             if rec is None:
                 return
-            rec.manually_stopped = False
+            if rec.manually_stopped:
+                rec.manually_stopped = False
+                self._save(rec)
         self._apply(cid, st)
 
     def attach(
@@ -265,6 +284,20 @@ class ContainerService:
                 return None
             before = rec.state.status
             new = _status(st)
+            finished = _seconds(st.finished_at, st.HasField("finished_at"))
+            # An exit not seen before (a restarted container's exit has a later time).
+            new_exit = (
+                st.status == xpb.STATUS_STOPPED
+                and st.started
+                and finished > rec.state.finished_at + 1e-6
+            )
+            if (
+                before == "restarting"
+                and new == "exited"
+                and not new_exit
+                and not rec.manually_stopped
+            ):
+                new = "restarting"  # waiting to be started again: still the same exit
             s = rec.state
             s.status = new
             s.pid = st.pid if new in ("running", "paused") else 0
@@ -281,28 +314,64 @@ class ContainerService:
                 s.oom_killed = False
             self.store.put_container(rec.id, rec.name, rec.to_json())
             self._changed.notify_all()
-        if before != new:
-            self._publish_change(rec, before, new)
+        if before != new or new_exit:
+            self._publish_change(rec, before, new, new_exit)
         return rec
 
-    def _publish_change(self, rec: ContainerRecord, before: str, new: str) -> None:
+    def _publish_change(self, rec: ContainerRecord, before: str, new: str, new_exit: bool) -> None:
         ev = self.engine.events.publish
         attrs = {"name": rec.name, "image": rec.image}
-        if new == "running" and before in ("created", "exited"):
+        if new_exit:
+            if before not in ("running", "paused"):
+                ev("container", "start", rec.id, **attrs)  # it ran and ended between looks
+            if rec.state.oom_killed:
+                ev("container", "oom", rec.id, **attrs)
+            ev("container", "die", rec.id, exitCode=str(rec.state.exit_code), **attrs)
+            self._after_exit(rec)
+        elif new == "running" and before in ("created", "exited", "restarting"):
             ev("container", "start", rec.id, **attrs)
         elif new == "paused":
             ev("container", "pause", rec.id, **attrs)
         elif new == "running" and before == "paused":
             ev("container", "unpause", rec.id, **attrs)
-        elif new == "exited":
-            if rec.state.oom_killed:
-                ev("container", "oom", rec.id, **attrs)
-            ev("container", "die", rec.id, exitCode=str(rec.state.exit_code), **attrs)
-            self._after_exit(rec)
 
     def _after_exit(self, rec: ContainerRecord) -> None:
         if rec.host_config.auto_remove:
             threading.Thread(target=self._auto_remove, args=(rec.id,), daemon=True).start()
+        elif restart_wanted(rec):
+            threading.Thread(target=self._restart_later, args=(rec.id,), daemon=True).start()
+
+    def _restart_later(self, cid: str) -> None:
+        """docker's restart manager: wait (100 ms, doubled at each restart in a row, reset
+        after a run of 10 s or more, at most a minute), then start again unless the container
+        was stopped or removed meanwhile."""
+        with self._changed:
+            rec = self._load(cid)
+            if rec is None or not restart_wanted(rec):
+                return
+            ran = rec.state.finished_at - rec.state.started_at
+            if ran >= RESTART_RESET_AFTER:
+                self._backoff[cid] = RESTART_FIRST_DELAY
+            delay = self._backoff.get(cid, RESTART_FIRST_DELAY)
+            self._backoff[cid] = min(delay * 2, RESTART_MAX_DELAY)
+            rec.state.status = "restarting"
+            self.store.put_container(rec.id, rec.name, rec.to_json())
+            self._changed.notify_all()
+        if self._closed.wait(delay):
+            return
+        with self._changed:
+            rec = self._load(cid)
+            if rec is None or rec.state.status != "restarting" or rec.manually_stopped:
+                return
+            rec.restart_count += 1
+            self.store.put_container(rec.id, rec.name, rec.to_json())
+        try:
+            self._started(cid, self.executor.start(cid))
+            self.engine.events.publish("container", "restart", cid, name=rec.name)
+        except errors.CaissonError as e:
+            log.warning("restart failed", container=cid, error=str(e))
+            st = self.executor.get(cid)
+            self._apply(cid, st)
 
     def _auto_remove(self, cid: str) -> None:
         try:

@@ -286,3 +286,42 @@ def test_unknown_container_errors(runner: Daemon) -> None:
         r = runner.cli(*cmd, "nope-nothing")
         assert r.code == 1, r
         assert "No such container: nope-nothing" in r.err, r
+
+
+def test_restart_policies(runner: Daemon, image: str) -> None:
+    ok(
+        run(
+            runner,
+            "-d",
+            "--name",
+            "fails",
+            "--restart",
+            "on-failure:2",
+            image,
+            "sh",
+            "-c",
+            "exit 1",
+        )
+    )
+
+    def state(name: str) -> dict[str, object]:
+        doc = json.loads(ok(runner.cli("inspect", name)).out)[0]
+        return {"Status": doc["State"]["Status"], "RestartCount": doc["RestartCount"]}
+
+    wait_for(
+        lambda: state("fails") == {"Status": "exited", "RestartCount": 2}, 20, what="2 retries"
+    )
+    # A clean exit is not a failure: no restart.
+    ok(run(runner, "-d", "--name", "clean", "--restart", "on-failure", image, "true"))
+    ok(runner.cli("wait", "clean"))
+    assert state("clean") == {"Status": "exited", "RestartCount": 0}
+    # always: started again after each exit, until stopped by hand.
+    ok(run(runner, "-d", "--name", "again", "--restart", "always", image, "sh", "-c", "sleep 0.2"))
+    wait_for(lambda: int(state("again")["RestartCount"]) >= 2, 20, what="restarts")  # type: ignore[call-overload]
+    ok(runner.cli("stop", "-t", "1", "again"))
+    count = state("again")["RestartCount"]
+    wait_for(lambda: state("again")["Status"] == "exited", 10, what="the stop")
+    import time
+
+    time.sleep(1)
+    assert state("again") == {"Status": "exited", "RestartCount": count}
