@@ -24,9 +24,13 @@ pytestmark = [
 ]
 
 
-def mountpoints() -> list[str]:
+def mountpoints(under: str = "/") -> list[str]:
+    """Mount points (of this test's tree only, when `under` is given: other tests or engines
+    on the host may mount and unmount meanwhile)."""
     with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f]
+        points = [line.split()[4] for line in f]
+    prefix = under.rstrip("/") + "/"
+    return [p for p in points if under == "/" or p == under or p.startswith(prefix)]
 
 
 @pytest.fixture
@@ -63,7 +67,7 @@ def test_overlay_merges_whiteouts_writes_and_unmounts(base: str) -> None:
     write(f"{top}/a", "top a")
     os.mknod(f"{top}/gone", stat.S_IFCHR | 0o600, os.makedev(0, 0))  # overlayfs whiteout
     sc = RealSyscalls()
-    before = mountpoints()
+    before = mountpoints(base)
     r.mount_overlay(sc, [top, bottom], upper, work, merged)
     try:
         assert merged in mountpoints()
@@ -77,7 +81,7 @@ def test_overlay_merges_whiteouts_writes_and_unmounts(base: str) -> None:
         assert read(f"{bottom}/b") == "bottom b"  # lowers untouched
     finally:
         r.unmount(sc, merged)
-    assert mountpoints() == before
+    assert mountpoints(base) == before
     r.unmount(sc, merged)  # again: nothing mounted, no error
 
 
@@ -157,7 +161,7 @@ def test_prepare_rootfs_in_a_new_mount_namespace(base: str) -> None:
     write(f"{base}/hostname", "box")
     script = os.path.join(base, "child.py")
     write(script, CHILD)
-    before = mountpoints()
+    before = mountpoints(base)
     out = subprocess.run(
         ["unshare", "--mount", "--pid", "--fork", "--ipc", "--uts", "--net"]
         + [sys.executable, script, base, PROBE],
@@ -179,5 +183,5 @@ def test_prepare_rootfs_in_a_new_mount_namespace(base: str) -> None:
     for want in ("procsys=ro", "rootfs=ro", "data=ro", "run=rw", "shm=rw", "sys=ro"):
         assert want in lines, out.stdout
     assert lines[-1] == "1"  # one devpts, the container's own
-    assert mountpoints() == before  # nothing leaked to the host namespace
+    assert mountpoints(base) == before  # nothing leaked to the host namespace
     assert not os.path.exists(f"{root}/x") and os.listdir(f"{root}/dev") == []
