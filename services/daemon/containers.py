@@ -7,6 +7,7 @@ executor's container events to keep records true, also across restarts of either
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import queue
 import signal
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from caisson import errors, logs
-from caisson.daemon import containerspec, names, signals
+from caisson.daemon import containerprune, containerspec, containerstats, names, signals
+from caisson.daemon import top as ps_top
 from caisson.daemon.clients import Executor
 from caisson.daemon.containerrecord import ContainerRecord
 from caisson.daemon.engine import Engine
@@ -679,6 +681,72 @@ class ContainerService:
         finally:
             requests.put(None)
             stream.cancel()
+
+    # -- top, stats, cp, prune (logic in top.py, containerstats.py, containerprune.py) ------
+
+    def top(self, text: str, ps_args: list[str]) -> ps_top.Top:
+        rec = self.resolve(text)
+        if rec.state.status == "restarting":
+            raise errors.FailedPrecondition(
+                f"Container {rec.id} is restarting, wait until the container is running"
+            )
+        if rec.state.status not in _RUNNING:
+            raise errors.FailedPrecondition(f"Container {rec.id} is not running")
+        args = ps_top.ps_args(ps_args)
+        ps_top.validate(args)
+        result = ps_top.top(args, list(self.executor.top(rec.id).pids))
+        self.engine.events.publish("container", "top", rec.id, name=rec.name)
+        return result
+
+    def stats(
+        self, names: list[str], stream: bool, cancelled: threading.Event
+    ) -> Iterator[list[api.ContainerStats]]:
+        ids = [self.resolve(n).id for n in names]
+
+        def targets() -> list[ContainerRecord | None]:
+            if ids:
+                return [self._load(cid) for cid in ids]
+            return sorted(self.records(), key=lambda r: r.created, reverse=True)
+
+        return containerstats.rounds(targets, self.executor.stats, stream, cancelled)
+
+    def copy_from(self, text: str, path: str) -> Iterator[xpb.CopyChunk]:
+        rec = self.resolve(text)
+        stream = self.executor.copy_from(rec.id, path)
+        try:
+            yield from stream
+        except errors.NotFound:
+            raise errors.NotFound(f"Could not find the file {path} in container {text}") from None
+        finally:
+            stream.cancel()
+        self.engine.events.publish("container", "archive-path", rec.id, name=rec.name)
+
+    def copy_to(self, open_: api.CopyToOpen, data: Iterator[bytes]) -> None:
+        rec = self.resolve(open_.container)
+        first = xpb.CopyToRequest(open=xpb.CopyToOpen(id=rec.id, path=open_.path))
+        rest = (xpb.CopyToRequest(data=block) for block in data)
+        try:
+            self.executor.copy_to(itertools.chain([first], rest))
+        except errors.NotFound:
+            raise errors.NotFound(
+                f"Could not find the file {open_.path} in container {open_.container}"
+            ) from None
+        self.engine.events.publish("container", "extract-to-dir", rec.id, name=rec.name)
+
+    def prune(self, filters: list[str]) -> tuple[list[str], int]:
+        f = containerprune.parse(filters)
+        deleted, reclaimed = [], 0
+        for rec in containerprune.selected(self.records(), f):
+            size = containerprune.writable_layer_size(rec)
+            try:
+                self.remove(rec.id, force=False, volumes=False)
+            except errors.CaissonError as e:  # started or removed meanwhile
+                log.warning("container not pruned", container=rec.id, error=str(e))
+                continue
+            deleted.append(rec.id)
+            reclaimed += size
+        self.engine.events.publish("container", "prune", "", reclaimed=str(reclaimed))
+        return deleted, reclaimed
 
 
 # --- stream plumbing -----------------------------------------------------------------------

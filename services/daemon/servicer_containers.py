@@ -177,6 +177,52 @@ class ContainersServicer(containers_pb2_grpc.ContainersServicer):
         self.c.rename(request.container, request.name)
         return empty_pb2.Empty()
 
+    def Top(self, request: api.TopRequest, context: grpc.ServicerContext) -> api.TopResponse:  # noqa: N802
+        top = self.c.top(request.container, list(request.ps_args))
+        return api.TopResponse(
+            titles=top.titles, processes=[api.TopRow(values=p) for p in top.processes]
+        )
+
+    def Stats(  # noqa: N802
+        self, request: api.StatsRequest, context: grpc.ServicerContext
+    ) -> Iterator[api.StatsResponse]:
+        for samples in self.c.stats(list(request.containers), request.stream, _ended(context)):
+            yield api.StatsResponse(stats=samples)
+
+    def CopyFrom(  # noqa: N802
+        self, request: api.CopyFromRequest, context: grpc.ServicerContext
+    ) -> Iterator[api.CopyChunk]:
+        for chunk in self.c.copy_from(request.container, request.path):
+            if chunk.WhichOneof("chunk") == "stat":
+                s = chunk.stat
+                yield api.CopyChunk(
+                    stat=api.PathStat(
+                        name=s.name,
+                        size=s.size,
+                        mode=s.mode,
+                        mtime=s.mtime,
+                        link_target=s.link_target,
+                    )
+                )
+            else:
+                yield api.CopyChunk(data=chunk.data)
+
+    def CopyTo(  # noqa: N802
+        self, request_iterator: Iterator[api.CopyToRequest], context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("request") != "open":
+            raise errors.InvalidArgument("the first copy request must be `open`")
+        data = (r.data for r in request_iterator if r.WhichOneof("request") == "data")
+        self.c.copy_to(first.open, data)
+        return empty_pb2.Empty()
+
+    def Prune(  # noqa: N802
+        self, request: api.PruneContainersRequest, context: grpc.ServicerContext
+    ) -> api.PruneContainersResponse:
+        deleted, reclaimed = self.c.prune(list(request.filters))
+        return api.PruneContainersResponse(deleted=deleted, space_reclaimed=reclaimed)
+
 
 def _volume(v: Volume) -> api.Volume:
     return api.Volume(

@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from caisson import errors, logs
-from caisson.executor import capabilities, etcfiles, jsonlog, monitor, rootfs
+from caisson.executor import capabilities, copy, etcfiles, jsonlog, monitor, rootfs
 from caisson.executor.cgroup_manager import Cgroup, Resources, cpus_to_cfs, open_cgroup
 from caisson.executor.containerinit import InitSpec, ProcessSpec
 from caisson.executor.rmtree import remove_tree as rmtree
 from caisson.executor.snapshots import Snapshotter
+from caisson.executor.stats import Sample
+from caisson.executor.stats import collect as collect_stats
 from caisson.executor.syscalls import RealSyscalls
 from caisson_api.executor.v1 import containers_pb2 as pb
 
@@ -576,6 +578,28 @@ class ContainerManager:
 
     def volume_size(self, name: str) -> int:
         return _du(self.volume_dir(name))
+
+    # -- stats, top, copy (logic in stats.py and copy.py) ---------------------------------
+
+    def _running(self, cid: str) -> State:
+        st = self.get(cid)
+        if st.status not in (RUNNING, PAUSED):
+            raise errors.FailedPrecondition(f"Container {cid} is not running")
+        return st
+
+    def stats(self, cid: str) -> Sample:
+        st = self._running(cid)
+        host_network = self.spec(cid).network_mode == "host"
+        return collect_stats(self._cgroup(cid), st.pid, host_network)
+
+    def top(self, cid: str) -> list[int]:
+        self._running(cid)
+        return self._cgroup(cid).procs()
+
+    def copy_request(self, op: str, cid: str, path: str) -> copy.Request:
+        spec = self.spec(cid)
+        self._mount_rootfs(spec)  # gone after a reboot, for a stopped container
+        return copy.request_for(op, spec, str(self._data(cid)), self.volume_dir, path)
 
 
 # --- helpers -------------------------------------------------------------------------------

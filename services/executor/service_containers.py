@@ -12,7 +12,7 @@ import grpc
 from google.protobuf import empty_pb2, timestamp_pb2
 
 from caisson import errors
-from caisson.executor import containers, monitor
+from caisson.executor import containers, copy, monitor
 from caisson.executor.containers import ContainerManager, State
 from caisson.executor.execs import ExecManager
 from caisson_api.executor.v1 import containers_pb2 as pb
@@ -202,6 +202,57 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
         self, request: pb.VolumeRef, context: grpc.ServicerContext
     ) -> pb.VolumeSizeResponse:
         return pb.VolumeSizeResponse(size=self.m.volume_size(request.name))
+
+    def Stats(self, request: pb.ContainerId, context: grpc.ServicerContext) -> pb.StatsResponse:
+        s = self.m.stats(request.id)
+        read = timestamp_pb2.Timestamp()
+        read.FromNanoseconds(s.read_ns)
+        return pb.StatsResponse(
+            read=read,
+            cpu_usage_ns=s.cpu_usage_ns,
+            system_cpu_ns=s.system_cpu_ns,
+            online_cpus=s.online_cpus,
+            memory_usage=s.memory_usage,
+            memory_limit=s.memory_limit,
+            pids=s.pids,
+            net_rx_bytes=s.net_rx_bytes,
+            net_tx_bytes=s.net_tx_bytes,
+            block_read_bytes=s.block_read_bytes,
+            block_write_bytes=s.block_write_bytes,
+        )
+
+    def Top(self, request: pb.ContainerId, context: grpc.ServicerContext) -> pb.TopResponse:
+        return pb.TopResponse(pids=self.m.top(request.id))
+
+    def CopyFrom(
+        self, request: pb.CopyFromRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.CopyChunk]:
+        req = self.m.copy_request(copy.FROM, request.id, request.path)
+        for item in copy.copy_from(req, _ended(context)):
+            if isinstance(item, bytes):
+                yield pb.CopyChunk(data=item)
+            else:
+                mtime = timestamp_pb2.Timestamp()
+                mtime.FromNanoseconds(item.mtime_ns)
+                yield pb.CopyChunk(
+                    stat=pb.PathStat(
+                        name=item.name,
+                        size=item.size,
+                        mode=item.mode,
+                        mtime=mtime,
+                        link_target=item.link_target,
+                    )
+                )
+
+    def CopyTo(
+        self, request_iterator: Iterator[pb.CopyToRequest], context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("request") != "open":
+            raise errors.InvalidArgument("the first copy request must be `open`")
+        req = self.m.copy_request(copy.TO, first.open.id, first.open.path)
+        copy.copy_to(req, (r.data for r in request_iterator if r.WhichOneof("request") == "data"))
+        return empty_pb2.Empty()
 
 
 def _close_on(gone: threading.Event, client: monitor.AttachClient):  # type: ignore[no-untyped-def]
