@@ -206,7 +206,7 @@ class _Failure(Exception):
 
 def split_path_dir_entry(path: str) -> tuple[str, str]:
     """docker's SplitPathDirEntry: "/a/b/." is ("/a/b", "."), "/a/b/" is ("/a", "b")."""
-    cleaned = posixpath.normpath("/" + path)
+    cleaned = posixpath.normpath("/" + path.lstrip("/"))
     if path == "." or path.endswith("/."):
         cleaned = posixpath.join(cleaned, ".")
     return posixpath.dirname(cleaned), posixpath.basename(cleaned)
@@ -261,8 +261,9 @@ def _lexical_parts(name: str) -> list[str] | None:
     return parts
 
 
-def check_destination(dest: str) -> None:
-    """docker's checks before an extraction: the directory exists, is one, is writable."""
+def check_destination(dest: str, binds: tuple[Bind, ...] = ()) -> None:
+    """docker's checks before an extraction: the directory exists, is one, is writable
+    (docker names the read-only mount: the rootfs, or the volume the path is in)."""
     try:
         st = os.lstat(dest)
     except FileNotFoundError:
@@ -272,9 +273,20 @@ def check_destination(dest: str) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise _Failure("failed", "extraction point is not a directory")
     if os.statvfs(dest).f_flag & os.ST_RDONLY:
-        if os.stat(dest).st_dev == os.stat("/").st_dev:
-            raise _Failure("failed", "container rootfs is marked read-only")
-        raise _Failure("failed", "mounted volume is marked read-only")
+        if _mount_of(os.path.realpath(dest), binds) is not None:
+            raise _Failure("failed", "mounted volume is marked read-only")
+        raise _Failure("failed", "container rootfs is marked read-only")
+
+
+def _mount_of(path: str, binds: tuple[Bind, ...]) -> Bind | None:
+    """The bind `path` (resolved in the root) is in: the one mounted deepest."""
+    best: tuple[int, Bind] | None = None
+    for b in binds:
+        target = os.path.realpath(b.destination)
+        inside = path == target or path.startswith(target.rstrip("/") + "/")
+        if inside and (best is None or len(target) > best[0]):
+            best = (len(target), b)
+    return best[1] if best else None
 
 
 def extract_tar(src: IO[bytes], dest: str) -> None:
@@ -297,10 +309,12 @@ def _extract_one(tar: tarfile.TarFile, m: tarfile.TarInfo, dest: str) -> None:
     if not parts:
         return  # the extraction dir itself ("." or "/"): docker leaves it as it is
     path = os.path.join(dest, *parts)
+    m.name = "/".join(parts)  # a leading "/" is dropped: every entry lands below dest
     if m.islnk():
         target = _lexical_parts(m.linkname)
         if not target:
             raise _Failure("invalid", f"invalid hardlink {path!r} -> {m.linkname!r}")
+        m.linkname = "/".join(target)
     if m.issym() and not m.linkname.startswith("/"):
         rel = posixpath.join(*parts[:-1], m.linkname) if parts[:-1] else m.linkname
         if _lexical_parts(rel) is None:
@@ -389,7 +403,7 @@ def helper_main(argv: list[str]) -> None:
             write_tar(req.path, out)
             out.flush()
         elif req.op == TO:
-            check_destination(req.path)
+            check_destination(req.path, req.binds)
             _reply(out, {"ready": True})
             extract_tar(sys.stdin.buffer, req.path)
             _reply(out, {"done": True})
