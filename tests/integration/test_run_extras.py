@@ -164,6 +164,15 @@ def test_cp_out_of_a_container(runner: Daemon, image: str, hostdir: str) -> None
     ok(runner.cli("cp", "source:/data", os.path.join(hostdir, "data")))
     seed = os.path.join(hostdir, "data", os.path.basename(RUN_VOLUME_FILE[0]))
     assert read(seed).encode() == RUN_VOLUME_FILE[1]
+    # "/." copies the directory's content, into a new directory or an existing one.
+    ok(runner.cli("cp", "source:/out/.", os.path.join(hostdir, "content")))
+    assert sorted(os.listdir(os.path.join(hostdir, "content"))) == ["link", "sub"]
+    ok(runner.cli("cp", "source:/out/sub/.", os.path.join(hostdir, "tree")))
+    assert sorted(os.listdir(os.path.join(hostdir, "tree"))) == ["f", "link", "sub"]
+    # The per-container files are the container's own, as it sees them.
+    ok(runner.cli("cp", "source:/etc/hostname", os.path.join(hostdir, "hostname")))
+    cid = json.loads(ok(runner.cli("inspect", "source")).out)[0]["Id"]
+    assert read(os.path.join(hostdir, "hostname")) == cid[:12] + "\n"
     # `-`: a tar stream on stdout, rooted at the base name.
     r = cli_bytes(runner, "cp", "source:/out", "-")
     assert r.returncode == 0, r.stderr
