@@ -48,4 +48,5 @@ test: check-gen lint monitor
 	$(PY) -m pytest -p no:cacheprovider -ra tests
 
 bench:
+	$(PY) bench/run
 	$(PY) bench/pull

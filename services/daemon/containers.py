@@ -376,12 +376,26 @@ class ContainerService:
             self._apply(cid, st)
 
     def _auto_remove(self, cid: str) -> None:
-        try:
-            self.remove(cid, force=True, volumes=True)
-        except errors.NotFound:
-            pass
-        except errors.CaissonError as e:
-            log.warning("auto-remove failed", container=cid, error=str(e))
+        """--rm: removes the container, or waits for the removal already under way (the
+        attach stream and the exit event both ask; `run --rm` returns only once it is gone)."""
+        while True:
+            with self._changed:
+                while cid in self._removing:
+                    self._changed.wait(0.5)
+                if self._load(cid) is None:
+                    return
+            try:
+                self.remove(cid, force=True, volumes=True)
+                return
+            except errors.NotFound:
+                return
+            except errors.FailedPrecondition as e:
+                if "already in progress" not in str(e):
+                    log.warning("auto-remove failed", container=cid, error=str(e))
+                    return
+            except errors.CaissonError as e:
+                log.warning("auto-remove failed", container=cid, error=str(e))
+                return
 
     def follow_executor(self) -> None:
         """Runs until close(): applies the executor's container events; after the stream
@@ -555,8 +569,9 @@ class ContainerService:
             self.engine.events.publish("container", "destroy", rec.id, name=rec.name)
             log.info("container removed", container=rec.id)
         finally:
-            with self._lock:
+            with self._changed:
                 self._removing.discard(rec.id)
+                self._changed.notify_all()
 
     # -- pause -----------------------------------------------------------------------------
 
