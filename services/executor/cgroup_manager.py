@@ -201,6 +201,10 @@ class Cgroup:
         raise NotImplementedError
 
     def oom_killed(self) -> bool:
+        return self.oom_kills() > 0
+
+    def oom_kills(self) -> int:
+        """Processes the kernel's OOM killer has killed in this cgroup since it was made."""
         raise NotImplementedError
 
     def freeze(self) -> None:
@@ -484,13 +488,13 @@ class CgroupV1(Cgroup):
             pids_current=self._read_int(pids) if self.fs.exists(pids) else 0,
         )
 
-    def oom_killed(self) -> bool:
+    def oom_kills(self) -> int:
         control = self._rel("memory", "memory.oom_control")
         if not self.fs.exists(control):
-            return False
+            return 0
         fields = _flat_keyed(self._read(control))
         # oom_kill counts kills (kernel 4.13+); under_oom only shows an OOM in progress.
-        return int(fields.get("oom_kill", "0")) > 0 or fields.get("under_oom") == "1"
+        return max(int(fields.get("oom_kill", "0")), int(fields.get("under_oom") == "1"))
 
     def _freezer_state(self) -> str:
         return self._read(self._rel(self._need("freezer", "pause"), "freezer.state"))
@@ -662,10 +666,10 @@ class CgroupV2(Cgroup):
             else 0,
         )
 
-    def oom_killed(self) -> bool:
+    def oom_kills(self) -> int:
         if not self._has("memory.events"):
-            return False
-        return int(_flat_keyed(self._read(self._rel("memory.events"))).get("oom_kill", "0")) > 0
+            return 0
+        return int(_flat_keyed(self._read(self._rel("memory.events"))).get("oom_kill", "0"))
 
     def _frozen(self) -> str:
         return _flat_keyed(self._read(self._rel("cgroup.events"))).get("frozen", "0")

@@ -144,6 +144,8 @@ class ContainerManager:
             st = self.get(cid)
             if st.status in (RUNNING, PAUSED):
                 self._watch(cid)
+            elif st.status == STOPPED and st.started:
+                self._record_oom(cid)  # it ended while no executor watched
         log.info("containers found", count=len(self._ids()))
 
     def close(self) -> None:
@@ -346,7 +348,7 @@ class ContainerManager:
             raise errors.FailedPrecondition(f"container {cid} is already running")
         bundle = self._bundle(cid)
         bundle.mkdir(parents=True, exist_ok=True)
-        for name in ("exit", "state.json", "attach.sock", "monitor.pid"):
+        for name in ("exit", "state.json", "attach.sock", "monitor.pid", "oom"):
             (bundle / name).unlink(missing_ok=True)
         self._mount_rootfs(spec)
         init = self._init_spec(spec)
@@ -363,6 +365,8 @@ class ContainerManager:
             tty_size=(spec.process.rows, spec.process.cols) if spec.process.rows else None,
         )
         started_at = time.time()
+        # The cgroup's OOM counter outlives a run: a restarted container compares with this.
+        oom_before = self._oom_kills(cid)
         spawned = monitor.launch(opts, _init_argv(bundle), _init_env())
         try:
             if attach is not None:
@@ -381,7 +385,13 @@ class ContainerManager:
             raise
         _write_atomic(
             bundle / "state.json",
-            json.dumps({"pid": started.child_pid, "started_at": _rfc3339(started_at)}),
+            json.dumps(
+                {
+                    "pid": started.child_pid,
+                    "started_at": _rfc3339(started_at),
+                    "oom_before": oom_before,
+                }
+            ),
         )
         log.info("container started", container=cid, pid=started.child_pid)
         self._watch(cid)
@@ -402,11 +412,7 @@ class ContainerManager:
         wait_monitor(bundle, self._closed)
         if self._closed.is_set():
             return
-        try:
-            if self._cgroup(cid).oom_killed():
-                (bundle / "oom").touch()
-        except (errors.CaissonError, OSError):
-            pass
+        self._record_oom(cid)
         st = self.get(cid)
         live.done.set()
         with self._lock:
@@ -455,6 +461,19 @@ class ContainerManager:
         st.exit_code = 255
         st.error = "the container's monitor is gone; its exit status is unknown"
         return st
+
+    def _record_oom(self, cid: str) -> None:
+        """Marks the last run OOM-killed when the cgroup counted a kill since it started."""
+        bundle = self._bundle(cid)
+        info = _read_json(bundle / "state.json") or {}
+        if self._oom_kills(cid) > int(info.get("oom_before", 0)):  # type: ignore[call-overload]
+            (bundle / "oom").touch()
+
+    def _oom_kills(self, cid: str) -> int:
+        try:
+            return self._cgroup(cid).oom_kills()
+        except (errors.CaissonError, OSError):
+            return 0
 
     def _frozen(self, cid: str) -> bool:
         try:
