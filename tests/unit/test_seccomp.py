@@ -420,3 +420,26 @@ def test_the_init_order_works_under_the_default_profile() -> None:
         }
 
     assert in_child(run) == {"exit": 0, "uid": 1000, "seccomp": 2, "capeff": 0}
+
+
+@pytest.mark.root
+@needs_root
+@known_arch
+def test_a_compiled_program_loads_and_acts_as_the_built_filter() -> None:
+    profile = s.default_profile()
+    program = s.compile_bpf(profile, c.DEFAULT)
+    assert program and len(program) % 8 == 0
+
+    def run() -> dict[str, int]:
+        s.load_bpf(program, s.filter_flags(profile))
+        return probes()
+
+    assert in_child(run) == in_child(installed(profile, c.DEFAULT))
+    got = in_child(run)
+    assert got["unshare"] == errno.EPERM and got["read"] == got["getcwd"] == 0
+
+
+def test_a_malformed_program_is_refused() -> None:
+    with pytest.raises(ValueError, match="8-byte instructions"):
+        s.load_bpf(b"\x00" * 7)
+    assert s.compile_bpf(s.load_profile("{}"), c.DEFAULT) == b""
