@@ -450,8 +450,13 @@ def validate_extra_host(text: str) -> str:
 
 
 def validate_label(text: str) -> str:
-    if "=" not in text:
-        raise ValueError(f"bad attribute format: {text}")
+    """opts.ValidateLabel (docker 20.10.24): KEY[=VALUE], a bare KEY meaning an empty value;
+    the key may be neither empty nor hold whitespace."""
+    key = text.partition("=")[0].strip()
+    if not key:
+        raise ValueError(f"invalid label '{text}': empty name")
+    if any(c in key for c in _WHITESPACE):
+        raise ValueError(f"label '{key}' contains whitespaces")
     return text
 
 

@@ -260,8 +260,13 @@ def _validate_host_config(hc: api.HostConfig, path_exists: Callable[[str], bool]
         _validate_target(dest)
     for u in hc.ulimits:
         validate_ulimit(u.name, u.soft, u.hard)
-    for cap in [*hc.cap_add, *hc.cap_drop]:
-        normalize_capability(cap)
+    for flag, caps in (("CapAdd", hc.cap_add), ("CapDrop", hc.cap_drop)):
+        for cap in caps:
+            try:
+                normalize_capability(cap)
+            except errors.InvalidArgument as e:
+                # docker's oci.NormalizeLegacyCapabilities names the list.
+                raise errors.InvalidArgument(f"invalid {flag}: {e}") from None
     parse_security_opts(hc.security_opt)
     network_mode(hc.network_mode)
 

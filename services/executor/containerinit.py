@@ -54,9 +54,15 @@ RLIMITS = {
 
 
 class StartError(Exception):
-    def __init__(self, message: str, exit_code: int = EXIT_START_FAILED) -> None:
+    """`prefixed`: shown after "failed to start container process: " (runc's failures);
+    False for what docker's daemon itself reports before runc runs (the user lookup)."""
+
+    def __init__(
+        self, message: str, exit_code: int = EXIT_START_FAILED, prefixed: bool = True
+    ) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.prefixed = prefixed
 
 
 @dataclass
@@ -143,7 +149,14 @@ def enter_namespaces(spec: InitSpec) -> None:
 
 def set_rlimits(rlimits: list[tuple[str, int, int]]) -> None:
     for name, soft, hard in rlimits:
-        resource.setrlimit(RLIMITS[name], (soft, hard))
+        try:
+            resource.setrlimit(RLIMITS[name], (soft, hard))
+        except (ValueError, OSError):
+            # Python words EPERM as "not allowed to raise maximum limit"; say it as runc does
+            # (the host's hard limit is the ceiling without CAP_SYS_RESOURCE).
+            raise StartError(
+                f"error setting rlimit type {RLIMITS[name]}: operation not permitted"
+            ) from None
 
 
 def look_path(arg0: str, env: list[str]) -> str:
@@ -175,10 +188,22 @@ def look_path(arg0: str, env: list[str]) -> str:
     raise StartError(f'exec: "{arg0}": executable file not found in $PATH', EXIT_NOT_FOUND)
 
 
-def working_dir(cwd: str) -> None:
-    # docker creates a missing WorkingDir.
-    os.makedirs(cwd, exist_ok=True)
-    os.chdir(cwd)
+def working_dir(cwd: str, mode: str) -> None:
+    """chdir, as runc words its failure. A run's missing WorkingDir was made by
+    prepare_rootfs; an exec's is not made (docker: 126, "no such file or directory")."""
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        reason = os.strerror(e.errno or errno.ENOENT).lower()
+        if mode == "exec":
+            code = EXIT_CANNOT_INVOKE
+        elif e.errno in (errno.ENOENT, errno.ENOTDIR):
+            code = EXIT_NOT_FOUND
+        else:
+            code = EXIT_CANNOT_INVOKE if e.errno == errno.EACCES else EXIT_START_FAILED
+        raise StartError(
+            f'chdir to cwd ("{cwd}") set in config.json failed: {reason}', code
+        ) from None
 
 
 def reset_signals() -> None:
@@ -196,7 +221,7 @@ def _finalize_process(spec: InitSpec) -> tuple[str, list[str]]:
     try:
         user = users.resolve(proc.user, Path("/"), proc.groups)
     except (ValueError, OSError) as e:
-        raise StartError(str(e)) from None
+        raise StartError(str(e), prefixed=False) from None
     env = list(proc.env)
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={user.home or '/'}")
@@ -208,7 +233,7 @@ def _finalize_process(spec: InitSpec) -> tuple[str, list[str]]:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
         seccomp.install(profile, caps)
     capabilities.finalize(user, caps)
-    working_dir(proc.cwd or "/")
+    working_dir(proc.cwd or "/", spec.mode)
     executable = look_path(proc.args[0], env)
     if profile is not None and spec.no_new_privs:
         # As late as possible, so the filter constrains only the user's program.
@@ -220,7 +245,8 @@ def run(spec: InitSpec) -> None:
     join_cgroups(spec.cgroup_procs)
     enter_namespaces(spec)
     if spec.mode == "run":
-        rootfs.prepare_rootfs(RealSyscalls(), rootfs_spec(spec.rootfs))
+        spec_dict = {"workdir": spec.process.cwd, **spec.rootfs}
+        rootfs.prepare_rootfs(RealSyscalls(), rootfs_spec(spec_dict))
     set_rlimits(spec.rlimits)
     executable, env = _finalize_process(spec)
     reset_signals()
@@ -254,7 +280,8 @@ def main(argv: list[str]) -> int:
             spec = InitSpec.from_json(f.read())
         run(spec)
     except StartError as e:
-        message, code = f"failed to start container process: {e}", e.exit_code
+        message = f"failed to start container process: {e}" if e.prefixed else str(e)
+        code = e.exit_code
     except Exception as e:  # noqa: BLE001 - any failure must reach the user, not a traceback
         message, code = f"failed to start container process: {_describe(e)}", EXIT_START_FAILED
     if sync_fd >= 0:

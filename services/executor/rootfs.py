@@ -6,7 +6,7 @@ Modelled on runc's libcontainer/rootfs_linux.go, as named steps:
     mount_overlay / unmount          in the executor's namespace (the container's rootfs)
     prepare_rootfs(sc, spec)        in the container's new mount namespace, by its init:
         make_private -> bind_rootfs -> mount_proc -> mount_dev (nodes, symlinks, pts, shm,
-        mqueue) -> mount_sys -> user tmpfs and binds -> /etc files -> pivot_root ->
+        mqueue) -> mount_sys -> user tmpfs and binds -> working dir -> /etc files -> pivot_root ->
         readonly_paths -> mask_paths -> readonly rootfs
 Every destination inside the rootfs is resolved component by component with lstat, symlinks
 followed as they would be inside the container (absolute targets from the rootfs), and a
@@ -309,6 +309,10 @@ class RootfsSpec:
     cgroup: str = "cgroup2"
     masked_paths: tuple[str, ...] = field(default=MASKED_PATHS)
     readonly_paths: tuple[str, ...] = field(default=READONLY_PATHS)
+    # /sys read-only (docker's default); a privileged container's is writable.
+    readonly_sys: bool = True
+    # The process's working directory, created (root-owned, 0755) when missing, as docker does.
+    workdir: str = ""
 
 
 # --- prepare_rootfs and its steps ----------------------------------------------------------
@@ -324,6 +328,7 @@ def prepare_rootfs(sc: Syscalls, spec: RootfsSpec) -> None:
     mount_dev(sc, spec)
     mount_sys(sc, spec)
     mount_user(sc, spec)
+    make_workdir(sc, spec)
     bind_etc_files(sc, spec)
     pivot_root(sc, spec.rootfs)
     readonly_paths(sc, spec.readonly_paths)
@@ -377,7 +382,8 @@ def mount_dev(sc: Syscalls, spec: RootfsSpec) -> None:
 def mount_sys(sc: Syscalls, spec: RootfsSpec) -> None:
     # sysfs shows the network devices of the mounter's net namespace: the container's own.
     path = mountpoint(sc, spec.rootfs, "/sys")
-    sc.mount("sysfs", path, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "")
+    ro = MS_RDONLY if spec.readonly_sys else 0
+    sc.mount("sysfs", path, "sysfs", ro | MS_NOSUID | MS_NODEV | MS_NOEXEC, "")
     if spec.cgroup == "none":
         return
     cg = mountpoint(sc, spec.rootfs, "/sys/fs/cgroup")
@@ -425,6 +431,18 @@ def mount_bind(sc: Syscalls, root: str, m: BindMount) -> None:
         # A bind takes its flags from a remount (the first mount ignores MS_RDONLY).
         sc.mount("", path, "", MS_BIND | MS_REMOUNT | MS_RDONLY, "")
     sc.mount("", path, "", _PROPAGATION[m.propagation], "")
+
+
+def make_workdir(sc: Syscalls, spec: RootfsSpec) -> None:
+    """runc's cwd step: a missing working directory is made by root before pivot_root (after
+    the mounts, so one under a volume lands in the volume) and before a --read-only remount;
+    one that exists as something else is left for chdir to report."""
+    if not spec.workdir:
+        return
+    path, missing = resolve_in_root(spec.rootfs, spec.workdir)
+    for comp in missing:
+        path = os.path.join(path, comp)
+        sc.mkdir_path(path, 0o755)
 
 
 def bind_etc_files(sc: Syscalls, spec: RootfsSpec) -> None:

@@ -168,7 +168,8 @@ def _additional(extra: Sequence[str], groups: list[_Group]) -> list[int]:
                 break
         else:
             if gid_arg is None:
-                raise ValueError(f"unable to find group {ag}: {NO_GROUP}")
+                # runc's GetAdditionalGroups words it with a capital (docker shows it so).
+                raise ValueError(f"Unable to find group {ag}: {NO_GROUP}")
             out.append(gid_arg)
     return out
 

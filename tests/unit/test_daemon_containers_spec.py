@@ -228,7 +228,8 @@ def test_cpu_shares_are_clamped_and_pids_limit_zero_is_unlimited():
         ),
         ({"shm_size": -1}, "SHM size can not be less than 0"),
         ({"cpuset_cpus": "0-x"}, "Invalid value 0-x for cpuset cpus: invalid format: 0-x"),
-        ({"cap_add": ["FOO"]}, 'unknown capability: "CAP_FOO"'),
+        ({"cap_add": ["FOO"]}, 'invalid CapAdd: unknown capability: "CAP_FOO"'),
+        ({"cap_drop": ["FOO"]}, 'invalid CapDrop: unknown capability: "CAP_FOO"'),
         ({"security_opt": ["bogus"]}, 'invalid --security-opt 1: "bogus"'),
         ({"security_opt": ["foo=bar"]}, 'invalid --security-opt 2: "foo=bar"'),
         (

@@ -332,3 +332,33 @@ def test_unmount_stacked_busy_and_absent() -> None:
     rec = RecordingSyscalls(failures={("umount2", "/m"): errno.EPERM})
     with pytest.raises(errors.Internal, match="cannot unmount /m"):
         r.unmount(rec, "/m")
+
+
+def _fresh_root(base: str, name: str) -> str:
+    root = os.path.join(base, name)
+    os.makedirs(os.path.join(root, "etc"))
+    os.makedirs(os.path.join(root, "proc"))
+    return root
+
+
+def test_workdir_is_made_before_pivot_root(base: str) -> None:
+    root = _fresh_root(base, "one")
+    rec = RecordingSyscalls()
+    r.prepare_rootfs(rec, RootfsSpec(rootfs=root, cgroup="none", workdir="/new/dir"))
+    ops = [(c.op, c.path) for c in rec.calls if c.op in ("mkdir", "pivot_root")]
+    made = [p for op, p in ops if op == "mkdir"]
+    assert made[-2:] == [os.path.join(root, "new"), os.path.join(root, "new/dir")], ops
+    assert ops[-1][0] == "pivot_root", ops
+    root = _fresh_root(base, "two")
+    rec = RecordingSyscalls()
+    r.prepare_rootfs(rec, RootfsSpec(rootfs=root, cgroup="none", workdir="/etc"))
+    assert not rec.find("mkdir", os.path.join(root, "etc"))
+
+
+def test_privileged_sys_is_writable(base: str) -> None:
+    for readonly_sys, flags in ((True, r.MS_RDONLY | NSD), (False, NSD)):
+        root = _fresh_root(base, f"ro-{readonly_sys}")
+        rec = RecordingSyscalls()
+        r.prepare_rootfs(rec, RootfsSpec(rootfs=root, cgroup="none", readonly_sys=readonly_sys))
+        (m,) = rec.find("mount", os.path.join(root, "sys"))
+        assert m.args[-2] == flags

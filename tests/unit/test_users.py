@@ -99,7 +99,7 @@ RANGE = "uids and gids must be in range 0-2147483647"
         ("mallory", (), PASSWD, NO_USER),
         ("mallory", (), None, NO_USER),
         ("alice:nogroup", (), PASSWD, "unable to find group nogroup: " + u.NO_GROUP),
-        ("alice", ("ghosts",), PASSWD, "unable to find group ghosts: " + u.NO_GROUP),
+        ("alice", ("ghosts",), PASSWD, "Unable to find group ghosts: " + u.NO_GROUP),
         ("-1", (), PASSWD, RANGE),
         ("2147483648", (), PASSWD, RANGE),
         ("0:99999999999999999999", (), PASSWD, RANGE),
