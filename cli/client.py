@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from caisson import errors, server
+from caisson import errors, rpc
 from caisson.cli.errors import CLIError, NotFound, UsageError
 from caisson_api.daemon.v1 import daemon_pb2_grpc
 
@@ -29,14 +29,14 @@ class TLSOptions:
     key: str = ""
 
 
-def parse_host(text: str) -> server.Address:
+def parse_host(text: str) -> rpc.Address:
     try:
-        return server.parse_address(text)
+        return rpc.parse_address(text)
     except errors.InvalidArgument as e:
         raise UsageError(str(e)) from None
 
 
-def tls_config(opts: TLSOptions, cert_path: str) -> server.TLSConfig | None:
+def tls_config(opts: TLSOptions, cert_path: str) -> rpc.TLSConfig | None:
     """Docker's rules: --tlsverify implies --tls; ca.pem/cert.pem/key.pem in the cert path are
     used when present and no file was named. gRPC always verifies the server's certificate
     (against the CA, else the system roots): plain --tls cannot skip that check."""
@@ -59,13 +59,13 @@ def tls_config(opts: TLSOptions, cert_path: str) -> server.TLSConfig | None:
     for flag, path in (("--tlscacert", ca), ("--tlscert", cert), ("--tlskey", key)):
         if path and not os.path.isfile(path):
             raise CLIError(f"could not read {flag} file {path!r}: no such file")
-    return server.TLSConfig(ca=ca, cert=cert, key=key, verify=True)
+    return rpc.TLSConfig(ca=ca, cert=cert, key=key, verify=True)
 
 
 class Daemon:
     """Stubs over one lazily opened channel, and the translation of RPC errors to CLI errors."""
 
-    def __init__(self, address: server.Address, tls: server.TLSConfig | None = None) -> None:
+    def __init__(self, address: rpc.Address, tls: rpc.TLSConfig | None = None) -> None:
         self.address = address
         self._tls = tls
         self._channel: grpc.Channel | None = None
@@ -74,7 +74,7 @@ class Daemon:
     def channel(self) -> grpc.Channel:
         if self._channel is None:
             try:
-                self._channel = server.channel(self.address, self._tls)
+                self._channel = rpc.channel(self.address, self._tls)
             except OSError as e:
                 raise CLIError(f"could not load TLS files: {e.strerror}: {e.filename}") from None
         return self._channel
@@ -112,7 +112,7 @@ class Daemon:
 
     def _reachable(self) -> bool:
         """Tells the daemon's own UNAVAILABLE errors (a registry down) from losing the daemon."""
-        return server.health_status(self.channel, timeout=2.0) == "SERVING"
+        return rpc.health_status(self.channel, timeout=2.0) == "SERVING"
 
     def _cannot_connect(self, details: str) -> str:
         _, _, last = details.partition("last error: ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from caisson import server
+from caisson import rpc
 from caisson.cli.client import Daemon
 
 
@@ -14,8 +14,8 @@ class Context:
     stdin: TextIO
     stdout: TextIO
     stderr: TextIO
-    address: server.Address
-    tls: server.TLSConfig | None
+    address: rpc.Address
+    tls: rpc.TLSConfig | None
     config_dir: str
     debug: bool = False
     _daemon: Daemon | None = field(default=None, repr=False)

@@ -1,16 +1,15 @@
-"""What every Caisson gRPC service shares: listen addresses, health, reflection, the domain
-error interceptor, graceful stop on SIGTERM/SIGINT, and client channels."""
+"""What every Caisson gRPC service shares: health, reflection, the domain error interceptor
+and graceful stop on SIGTERM/SIGINT. The client side (addresses, TLS settings, channels,
+health checks, rpc_call) lives in caisson.rpc and is re-exported here for the services."""
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -18,84 +17,34 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from caisson import errors, logs
+from caisson.rpc import (
+    MAX_MESSAGE,
+    OPTIONS,
+    Address,
+    TLSConfig,
+    channel,
+    health_status,
+    parse_address,
+    read,
+    rpc_call,
+    stream_call,
+    wait_healthy,
+)
 
-log = logs.get("caisson.server")
-
-MAX_MESSAGE = 64 * 1024 * 1024
-_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_MESSAGE),
-    ("grpc.max_receive_message_length", MAX_MESSAGE),
-    # A restarted peer (the daemon restarts a crashed executor in about a second) is found
-    # again quickly instead of after gRPC's default backoff of up to two minutes.
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
+__all__ = [
+    "MAX_MESSAGE",
+    "Address",
+    "Server",
+    "TLSConfig",
+    "channel",
+    "health_status",
+    "parse_address",
+    "rpc_call",
+    "stream_call",
+    "wait_healthy",
 ]
 
-
-@dataclass(frozen=True)
-class TLSConfig:
-    ca: str = ""
-    cert: str = ""
-    key: str = ""
-    verify: bool = False
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.cert or self.verify)
-
-
-@dataclass(frozen=True)
-class Address:
-    scheme: str  # "unix" or "tcp"
-    path: str = ""  # unix
-    host: str = ""  # tcp
-    port: int = 0
-
-    def grpc_target(self) -> str:
-        if self.scheme == "unix":
-            return f"unix:{self.path}"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    @property
-    def loopback(self) -> bool:
-        if self.scheme == "unix":
-            return True
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
-
-    def __str__(self) -> str:
-        if self.scheme == "unix":
-            return f"unix://{self.path}"
-        return f"tcp://{self.grpc_target()}"
-
-
-def parse_address(text: str) -> Address:
-    """unix:///path, /path, tcp://host:port. fd:// is handled by the daemon."""
-    if text.startswith("unix://"):
-        path = text[len("unix://") :]
-        if not path.startswith("/"):
-            raise errors.InvalidArgument(
-                f"invalid address {text!r}: unix socket path must be absolute"
-            )
-        return Address("unix", path=path)
-    if text.startswith("/"):
-        return Address("unix", path=text)
-    if text.startswith("tcp://"):
-        hostport = text[len("tcp://") :].rstrip("/")
-        host, sep, port = hostport.rpartition(":")
-        if not sep or not port.isdigit():
-            raise errors.InvalidArgument(f"invalid address {text!r}: expected tcp://HOST:PORT")
-        host = host.strip("[]") or "0.0.0.0"
-        return Address("tcp", host=host, port=int(port))
-    raise errors.InvalidArgument(
-        f"invalid address {text!r}: expected unix:///PATH or tcp://HOST:PORT"
-    )
+log = logs.get("caisson.server")
 
 
 class _ErrorInterceptor(grpc.ServerInterceptor):
@@ -170,7 +119,7 @@ class Server:
         self.grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
             interceptors=[_ErrorInterceptor()],
-            options=_OPTIONS,
+            options=OPTIONS,
         )
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
@@ -244,80 +193,14 @@ class Server:
         self.grpc.wait_for_termination()
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def _server_credentials(tls: TLSConfig) -> grpc.ServerCredentials:
     if not (tls.cert and tls.key):
         raise errors.InvalidArgument("TLS needs --tlscert and --tlskey")
-    ca = _read(tls.ca) if tls.ca else None
+    ca = read(tls.ca) if tls.ca else None
     if tls.verify and ca is None:
         raise errors.InvalidArgument("--tlsverify needs --tlscacert")
     return grpc.ssl_server_credentials(
-        [(_read(tls.key), _read(tls.cert))],
+        [(read(tls.key), read(tls.cert))],
         root_certificates=ca,
         require_client_auth=tls.verify,
     )
-
-
-def channel(address: Address | str, tls: TLSConfig | None = None) -> grpc.Channel:
-    addr = parse_address(address) if isinstance(address, str) else address
-    if addr.scheme == "tcp" and tls is not None and tls.enabled:
-        creds = grpc.ssl_channel_credentials(
-            root_certificates=_read(tls.ca) if tls.ca else None,
-            private_key=_read(tls.key) if tls.key else None,
-            certificate_chain=_read(tls.cert) if tls.cert else None,
-        )
-        return grpc.secure_channel(addr.grpc_target(), creds, options=_OPTIONS)
-    return grpc.insecure_channel(addr.grpc_target(), options=_OPTIONS)
-
-
-def health_status(ch: grpc.Channel, service: str = "", timeout: float = 2.0) -> str:
-    """ "SERVING", "NOT_SERVING" or "UNREACHABLE: reason"."""
-    try:
-        resp = health_pb2_grpc.HealthStub(ch).Check(
-            health_pb2.HealthCheckRequest(service=service), timeout=timeout
-        )
-    except grpc.RpcError as e:
-        return f"UNREACHABLE: {e.details() if hasattr(e, 'details') else e}"
-    return health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
-
-
-def wait_healthy(
-    ch: grpc.Channel, timeout: float, alive: Callable[[], bool] = lambda: True
-) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if health_status(ch, timeout=1.0) == "SERVING":
-            return True
-        if not alive():
-            return False
-        time.sleep(0.05)
-    return False
-
-
-def rpc_call(service: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator for client calls to another service: RpcError -> domain error."""
-
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        def inner(*a: Any, **kw: Any) -> Any:
-            try:
-                return fn(*a, **kw)
-            except grpc.RpcError as e:
-                raise errors.from_rpc_error(e, service) from None
-
-        return inner
-
-    return deco
-
-
-def stream_call(service: str, it: Iterable[Any]) -> Iterator[Any]:
-    """Iterates a server stream from another service, mapping RpcError to domain errors."""
-    try:
-        yield from it
-    except grpc.RpcError as e:
-        raise errors.from_rpc_error(e, service) from None
