@@ -110,6 +110,11 @@ def rootfs_spec(d: dict[str, Any]) -> rootfs.RootfsSpec:
     d["tmpfs"] = tuple(
         rootfs.TmpfsMount(t["destination"], tuple(t.get("options", ()))) for t in d.get("tmpfs", ())
     )
+    d["cgroup1"] = tuple(
+        m if isinstance(m, rootfs.CgroupV1Mount) else rootfs.CgroupV1Mount(*m)
+        for m in d.get("cgroup1", ())
+    )
+    d["cgroup1_links"] = tuple(tuple(link) for link in d.get("cgroup1_links", ()))
     for key in ("masked_paths", "readonly_paths"):
         if key in d:
             d[key] = tuple(d[key])
@@ -245,7 +250,10 @@ def run(spec: InitSpec) -> None:
     join_cgroups(spec.cgroup_procs)
     enter_namespaces(spec)
     if spec.mode == "run":
-        spec_dict = {"workdir": spec.process.cwd, **spec.rootfs}
+        cgroup, cgroup1, links = rootfs.host_cgroup_layout()
+        defaults = {"workdir": spec.process.cwd, "cgroup": cgroup}
+        defaults |= {"cgroup1": cgroup1, "cgroup1_links": links}
+        spec_dict = {**defaults, **spec.rootfs}
         rootfs.prepare_rootfs(RealSyscalls(), rootfs_spec(spec_dict))
     set_rlimits(spec.rlimits)
     executable, env = _finalize_process(spec)

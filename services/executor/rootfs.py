@@ -17,6 +17,7 @@ source), as docker does.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import posixpath
@@ -293,6 +294,48 @@ class TmpfsMount:
 
 
 @dataclass(frozen=True)
+class CgroupV1Mount:
+    """One v1 hierarchy as the host mounts it under /sys/fs/cgroup."""
+
+    name: str  # the directory: "memory", "cpu,cpuacct", "systemd"
+    options: str  # the mount data naming it: "memory", "cpu,cpuacct", "name=systemd"
+
+
+def host_cgroup_layout(
+    mountinfo: str = "/proc/self/mountinfo", root: str = "/sys/fs/cgroup"
+) -> tuple[str, tuple[CgroupV1Mount, ...], tuple[tuple[str, str], ...]]:
+    """How the host mounts cgroups, for RootfsSpec's cgroup, cgroup1 and cgroup1_links:
+    ("cgroup2", (), ()) on a unified host, ("cgroup1", hierarchies, symlinks) when v1
+    hierarchies sit under `root` (v1 and hybrid hosts; the hybrid's cgroup2 is left out, as
+    docker leaves it)."""
+    mounts = []
+    with open(mountinfo) as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields, (fstype, _source, options) = pre.split(), post.split()[:3]
+            point = fields[4]
+            if point == root and fstype == "cgroup2":
+                return "cgroup2", (), ()
+            if fstype == "cgroup" and os.path.dirname(point) == root:
+                # The superblock's options name the hierarchy; rw/ro are the mount's, and a
+                # release_agent may not be given from inside a cgroup namespace.
+                keep = [
+                    o
+                    for o in options.split(",")
+                    if o not in ("rw", "ro") and not o.startswith("release_agent=")
+                ]
+                mounts.append(CgroupV1Mount(os.path.basename(point), ",".join(keep)))
+    if not mounts:
+        return "none", (), ()
+    links = []
+    with contextlib.suppress(OSError):
+        for entry in sorted(os.scandir(root), key=lambda e: e.name):
+            if entry.is_symlink():
+                links.append((entry.name, os.readlink(entry.path)))
+    return "cgroup1", tuple(mounts), tuple(links)
+
+
+@dataclass(frozen=True)
 class RootfsSpec:
     rootfs: str  # the mounted overlay, as a host path
     readonly: bool = False  # --read-only
@@ -305,8 +348,13 @@ class RootfsSpec:
     hosts_file: str = ""
     resolv_conf_file: str = ""
     # /sys/fs/cgroup: "cgroup2" mounts cgroup2 read-only (with a cgroup namespace it shows the
-    # container's own subtree); "none" leaves it; any other value is a host path bound ro.
+    # container's own subtree); "cgroup1" mounts a tmpfs holding each of `cgroup1`'s
+    # hierarchies (each showing the container's own cgroup too) and `cgroup1_links`, all
+    # read-only, as docker does on a v1 host; "none" leaves it; any other value is a host
+    # path bound ro.
     cgroup: str = "cgroup2"
+    cgroup1: tuple[CgroupV1Mount, ...] = ()
+    cgroup1_links: tuple[tuple[str, str], ...] = ()  # (name, target): cpu -> cpu,cpuacct
     masked_paths: tuple[str, ...] = field(default=MASKED_PATHS)
     readonly_paths: tuple[str, ...] = field(default=READONLY_PATHS)
     # /sys read-only (docker's default); a privileged container's is writable.
@@ -390,6 +438,17 @@ def mount_sys(sc: Syscalls, spec: RootfsSpec) -> None:
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME
     if spec.cgroup == "cgroup2":
         sc.mount("cgroup2", cg, "cgroup2", flags | MS_RDONLY, "")
+    elif spec.cgroup == "cgroup1":
+        sc.mount("tmpfs", cg, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755")
+        for h in spec.cgroup1:
+            path = os.path.join(cg, h.name)
+            sc.mkdir_path(path, 0o755)
+            sc.mount("cgroup", path, "cgroup", flags | MS_RDONLY, h.options)
+        for name, target in spec.cgroup1_links:
+            sc.symlink_path(target, os.path.join(cg, name))
+        sc.mount(
+            "", cg, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, ""
+        )
     else:
         sc.mount(spec.cgroup, cg, "", MS_BIND | MS_REC, "")
         sc.mount("", cg, "", MS_BIND | MS_REMOUNT | MS_RDONLY | flags, "")

@@ -776,10 +776,6 @@ def test_resources_in_the_containers_cgroup(runner: Daemon, image: str) -> None:
     ok(runner.cli("rm", "-f", cid))
 
 
-@pytest.mark.xfail(
-    reason="rootfs mounts cgroup2 on /sys/fs/cgroup also on a v1/hybrid host (fixed next)",
-    strict=True,
-)
 def test_cgroup_limits_seen_inside(runner: Daemon, image: str) -> None:
     """Inside, /sys/fs/cgroup holds the container's own cgroup as the root of each hierarchy
     (a cgroup namespace), as docker mounts it: per controller on a v1 host."""

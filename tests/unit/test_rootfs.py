@@ -362,3 +362,58 @@ def test_privileged_sys_is_writable(base: str) -> None:
         r.prepare_rootfs(rec, RootfsSpec(rootfs=root, cgroup="none", readonly_sys=readonly_sys))
         (m,) = rec.find("mount", os.path.join(root, "sys"))
         assert m.args[-2] == flags
+
+
+HYBRID_MOUNTINFO = """\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,release_agent=/x,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+"""
+
+
+def test_host_cgroup_layout(base: str) -> None:
+    cg = os.path.join(base, "cg")
+    os.makedirs(os.path.join(cg, "cpu,cpuacct"))
+    os.symlink("cpu,cpuacct", os.path.join(cg, "cpu"))
+    info = os.path.join(base, "mountinfo")
+    with open(info, "w") as f:
+        f.write(HYBRID_MOUNTINFO.replace("/sys/fs/cgroup", cg))
+    assert r.host_cgroup_layout(info, cg) == (
+        "cgroup1",
+        (
+            r.CgroupV1Mount("cpu,cpuacct", "cpu,cpuacct"),
+            r.CgroupV1Mount("memory", "memory"),
+            r.CgroupV1Mount("systemd", "xattr,name=systemd"),
+        ),
+        (("cpu", "cpu,cpuacct"),),
+    )
+    with open(info, "w") as f:
+        f.write(f"31 23 0:28 / {cg} rw,relatime - cgroup2 cgroup2 rw\n")
+    assert r.host_cgroup_layout(info, cg) == ("cgroup2", (), ())
+    with open(info, "w") as f:
+        f.write("")
+    assert r.host_cgroup_layout(info, cg) == ("none", (), ())
+
+
+def test_cgroup1_mounts_each_hierarchy_read_only(base: str) -> None:
+    root = _fresh_root(base, "v1")
+    rec = RecordingSyscalls()
+    spec = RootfsSpec(
+        rootfs=root,
+        cgroup="cgroup1",
+        cgroup1=(r.CgroupV1Mount("cpu,cpuacct", "cpu,cpuacct"), r.CgroupV1Mount("pids", "pids")),
+        cgroup1_links=(("cpu", "cpu,cpuacct"),),
+    )
+    r.prepare_rootfs(rec, spec)
+    cg = os.path.join(root, "sys/fs/cgroup")
+    ops = [c for c in rec.calls if c.path.startswith(cg)]
+    flags = NSD | r.MS_RELATIME | r.MS_RDONLY
+    assert [(c.op, c.path, *c.args) for c in ops if c.op != "mkdir"] == [
+        ("mount", cg, "tmpfs", "tmpfs", NSD, "mode=755"),
+        ("mount", f"{cg}/cpu,cpuacct", "cgroup", "cgroup", flags, "cpu,cpuacct"),
+        ("mount", f"{cg}/pids", "cgroup", "cgroup", flags, "pids"),
+        ("symlink", f"{cg}/cpu", "cpu,cpuacct"),
+        ("mount", cg, "", "", r.MS_BIND | r.MS_REMOUNT | r.MS_RDONLY | NSD, ""),
+    ]
