@@ -19,11 +19,16 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from caisson.cli import lazy
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError
-from caisson_api.daemon.v1 import containers_pb2 as pb
+
+if TYPE_CHECKING:
+    from caisson_api.daemon.v1 import containers_pb2 as pb
+else:
+    pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
 
 CHUNK = 32 * 1024
 # docker's ForwardAllSignals skips the signals a terminal session needs for itself; these are

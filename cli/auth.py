@@ -6,14 +6,18 @@ import argparse
 import base64
 import binascii
 import getpass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from caisson import errors, reference
 from caisson.cli import args as cli_args
-from caisson.cli import config
+from caisson.cli import config, lazy
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError, UsageError
-from caisson_api.daemon.v1 import daemon_pb2
+
+if TYPE_CHECKING:
+    from caisson_api.daemon.v1 import daemon_pb2
+else:
+    daemon_pb2 = lazy.module("caisson_api.daemon.v1.daemon_pb2")
 
 # Docker keeps Docker Hub's logins under the v1 index URL; keep that key so either tool
 # finds the other's login, and accept the other names Docker Hub goes by.

@@ -6,12 +6,21 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import grpc
-
-from caisson import errors, rpc
+from caisson import errors
+from caisson.cli import lazy
 from caisson.cli.errors import CLIError, NotFound, UsageError
-from caisson_api.daemon.v1 import daemon_pb2_grpc
+
+if TYPE_CHECKING:
+    import grpc
+
+    from caisson import rpc
+    from caisson_api.daemon.v1 import daemon_pb2_grpc
+else:
+    grpc = lazy.module("grpc")
+    rpc = lazy.module("caisson.rpc")
+    daemon_pb2_grpc = lazy.module("caisson_api.daemon.v1.daemon_pb2_grpc")
 
 DEFAULT_HOST = "unix:///run/caisson/caisson.sock"
 # grpc-core's wording when no connection could be made at all (no socket, refused, TLS).

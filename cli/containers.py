@@ -11,19 +11,27 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
-
-import grpc
-from google.protobuf import timestamp_pb2
+from typing import TYPE_CHECKING, Any
 
 from caisson import errors, reference
 from caisson.cli import args as cli_args
 from caisson.cli import attach as stdio
-from caisson.cli import events, images, output, runflags, template
+from caisson.cli import events, images, lazy, output, runflags, template
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError, NotFound
-from caisson_api.daemon.v1 import containers_pb2 as pb
-from caisson_api.daemon.v1 import containers_pb2_grpc, daemon_pb2
+
+if TYPE_CHECKING:
+    import grpc
+    from google.protobuf import timestamp_pb2
+
+    from caisson_api.daemon.v1 import containers_pb2 as pb
+    from caisson_api.daemon.v1 import containers_pb2_grpc, daemon_pb2
+else:
+    grpc = lazy.module("grpc")
+    timestamp_pb2 = lazy.module("google.protobuf.timestamp_pb2")
+    pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
+    containers_pb2_grpc = lazy.module("caisson_api.daemon.v1.containers_pb2_grpc")
+    daemon_pb2 = lazy.module("caisson_api.daemon.v1.daemon_pb2")
 
 Command = Callable[[Context, argparse.Namespace], int]
 # docker's parallelOperation runs multi-container commands at once (stop may wait seconds).

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from caisson import rpc
-from caisson.cli.client import Daemon
+if TYPE_CHECKING:
+    from caisson import rpc
+    from caisson.cli.client import Daemon
 
 
 @dataclass
@@ -23,6 +24,8 @@ class Context:
     @property
     def daemon(self) -> Daemon:
         if self._daemon is None:
+            from caisson.cli.client import Daemon
+
             self._daemon = Daemon(self.address, self.tls)
         return self._daemon
 

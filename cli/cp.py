@@ -15,15 +15,20 @@ import stat
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
-
-import grpc
+from typing import IO, TYPE_CHECKING, Any
 
 from caisson.cli import args as cli_args
-from caisson.cli import containers
+from caisson.cli import containers, lazy
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError
-from caisson_api.daemon.v1 import containers_pb2 as pb
+
+if TYPE_CHECKING:
+    import grpc
+
+    from caisson_api.daemon.v1 import containers_pb2 as pb
+else:
+    grpc = lazy.module("grpc")
+    pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
 
 CHUNK = 64 * 1024
 # Go's os.FileMode type bits, in case the daemon reports docker's mode rather than st_mode.

@@ -6,12 +6,16 @@ import argparse
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from caisson.cli import args as cli_args
-from caisson.cli import output, template
+from caisson.cli import lazy, output, template
 from caisson.cli.context import Context
-from caisson_api.daemon.v1 import daemon_pb2
+
+if TYPE_CHECKING:
+    from caisson_api.daemon.v1 import daemon_pb2
+else:
+    daemon_pb2 = lazy.module("caisson_api.daemon.v1.daemon_pb2")
 
 # Go's time.ParseDuration: a sequence of decimal numbers with units, e.g. 10m, 1h30m, 1.5h.
 _DURATION_PART = r"(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h)"

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 from caisson.cli import args as cli_args
 from caisson.cli import attach as stdio
-from caisson.cli import containers, runflags
+from caisson.cli import containers, lazy, runflags
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError, NotFound, UsageError
-from caisson_api.daemon.v1 import containers_pb2 as pb
+
+if TYPE_CHECKING:
+    from caisson_api.daemon.v1 import containers_pb2 as pb
+else:
+    pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
 
 
 def exec_open(args: argparse.Namespace) -> pb.ExecOpen:

@@ -8,16 +8,21 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from google.protobuf import timestamp_pb2
+from typing import TYPE_CHECKING, Any
 
 from caisson import errors, reference
 from caisson.cli import args as cli_args
-from caisson.cli import output, template
+from caisson.cli import lazy, output, template
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError, NotFound
-from caisson_api.daemon.v1 import daemon_pb2
+
+if TYPE_CHECKING:
+    from google.protobuf import timestamp_pb2
+
+    from caisson_api.daemon.v1 import daemon_pb2
+else:
+    timestamp_pb2 = lazy.module("google.protobuf.timestamp_pb2")
+    daemon_pb2 = lazy.module("caisson_api.daemon.v1.daemon_pb2")
 
 Command = Callable[[Context, argparse.Namespace], int]
 NONE = "<none>"

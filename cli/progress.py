@@ -3,25 +3,42 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from caisson.cli import output
-from caisson_api.daemon.v1 import daemon_pb2
+from caisson.cli import lazy, output
 
-S = daemon_pb2.LayerStatus
-STATUS_TEXT = {
-    S.LAYER_STATUS_UNSPECIFIED: "Pulling fs layer",
-    S.LAYER_STATUS_WAITING: "Waiting",
-    S.LAYER_STATUS_DOWNLOADING: "Downloading",
-    S.LAYER_STATUS_VERIFYING: "Verifying Checksum",
-    S.LAYER_STATUS_DOWNLOAD_COMPLETE: "Download complete",
-    S.LAYER_STATUS_EXTRACTING: "Extracting",
-    S.LAYER_STATUS_PULL_COMPLETE: "Pull complete",
-    S.LAYER_STATUS_ALREADY_EXISTS: "Already exists",
-    S.LAYER_STATUS_RETRYING: "Retrying",
+if TYPE_CHECKING:
+    from caisson_api.daemon.v1 import daemon_pb2
+else:
+    daemon_pb2 = lazy.module("caisson_api.daemon.v1.daemon_pb2")
+
+# Keyed by the enum's names: the generated module is loaded only once a pull reports.
+_STATUS_TEXT = {
+    "LAYER_STATUS_UNSPECIFIED": "Pulling fs layer",
+    "LAYER_STATUS_WAITING": "Waiting",
+    "LAYER_STATUS_DOWNLOADING": "Downloading",
+    "LAYER_STATUS_VERIFYING": "Verifying Checksum",
+    "LAYER_STATUS_DOWNLOAD_COMPLETE": "Download complete",
+    "LAYER_STATUS_EXTRACTING": "Extracting",
+    "LAYER_STATUS_PULL_COMPLETE": "Pull complete",
+    "LAYER_STATUS_ALREADY_EXISTS": "Already exists",
+    "LAYER_STATUS_RETRYING": "Retrying",
 }
-_WITH_BAR = (S.LAYER_STATUS_DOWNLOADING, S.LAYER_STATUS_EXTRACTING)
+_BAR_STATUSES = ("LAYER_STATUS_DOWNLOADING", "LAYER_STATUS_EXTRACTING")
+
+
+@functools.cache
+def _status_texts() -> dict[int, str]:
+    return {daemon_pb2.LayerStatus.Value(name): text for name, text in _STATUS_TEXT.items()}
+
+
+@functools.cache
+def _with_bar() -> frozenset[int]:
+    return frozenset(daemon_pb2.LayerStatus.Value(name) for name in _BAR_STATUSES)
+
+
 # Docker draws the bar only on terminals wider than this, and assumes 200 columns when the
 # width is unknown.
 _BAR_MIN_WIDTH = 110
@@ -31,10 +48,11 @@ _UNKNOWN_WIDTH = 200
 
 def status_text(layer: daemon_pb2.LayerProgress, initial: bool = False) -> str:
     # Docker announces every layer as "Pulling fs layer" before the first "Waiting".
-    if initial and layer.status == S.LAYER_STATUS_WAITING:
-        return STATUS_TEXT[S.LAYER_STATUS_UNSPECIFIED]
-    text = STATUS_TEXT.get(layer.status, STATUS_TEXT[S.LAYER_STATUS_UNSPECIFIED])
-    if layer.status == S.LAYER_STATUS_RETRYING and layer.message:
+    texts = _status_texts()
+    if initial and layer.status == daemon_pb2.LAYER_STATUS_WAITING:
+        return texts[daemon_pb2.LAYER_STATUS_UNSPECIFIED]
+    text = texts.get(layer.status, texts[daemon_pb2.LAYER_STATUS_UNSPECIFIED])
+    if layer.status == daemon_pb2.LAYER_STATUS_RETRYING and layer.message:
         return f"{text}: {layer.message}"
     return text
 
@@ -83,7 +101,7 @@ class PullProgress:
     def layer(self, layer: daemon_pb2.LayerProgress, initial: bool = False) -> None:
         status = status_text(layer, initial)
         if not self._tty:
-            if layer.status in _WITH_BAR and bar(layer.current, layer.total):
+            if layer.status in _with_bar() and bar(layer.current, layer.total):
                 # docker's jsonmessage drops every update that has a progress bar off a
                 # terminal, so Downloading and Extracting never show there.
                 return
@@ -93,7 +111,7 @@ class PullProgress:
                 self._out.flush()
             return
         text = f"{layer.id}: {status}"
-        if layer.status in _WITH_BAR:
+        if layer.status in _with_bar():
             progress = bar(layer.current, layer.total, self._width or _UNKNOWN_WIDTH)
             text += f" {progress}" if progress else ""
         if self._width:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from caisson import errors, reference
 from caisson.cli import args as cli_args
-from caisson.cli import auth, output
+from caisson.cli import auth, lazy, output
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError
 from caisson.cli.progress import PullProgress, terminal_width
-from caisson_api.daemon.v1 import daemon_pb2
+
+if TYPE_CHECKING:
+    from caisson_api.daemon.v1 import daemon_pb2
+else:
+    daemon_pb2 = lazy.module("caisson_api.daemon.v1.daemon_pb2")
 
 
 def header(parsed: reference.Reference) -> str:

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import TYPE_CHECKING
 
 from caisson import errors, reference
 from caisson.cli import args as cli_args
-from caisson.cli import auth, containers, output, pull, runflags
+from caisson.cli import auth, containers, lazy, output, pull, runflags
 from caisson.cli.attach import is_terminal
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError, NotFound
 from caisson.cli.progress import PullProgress, terminal_width
-from caisson_api.daemon.v1 import containers_pb2 as pb
-from caisson_api.daemon.v1 import daemon_pb2
+
+if TYPE_CHECKING:
+    from caisson_api.daemon.v1 import containers_pb2 as pb
+    from caisson_api.daemon.v1 import daemon_pb2
+else:
+    pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
+    daemon_pb2 = lazy.module("caisson_api.daemon.v1.daemon_pb2")
 
 EXIT_RUN_FAILED = 125
 EXIT_CANNOT_INVOKE = 126

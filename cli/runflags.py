@@ -17,11 +17,16 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from caisson.cli import args as cli_args
+from caisson.cli import lazy
 from caisson.cli.errors import UsageError
-from caisson_api.daemon.v1 import containers_pb2 as pb
+
+if TYPE_CHECKING:
+    from caisson_api.daemon.v1 import containers_pb2 as pb
+else:
+    pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
 
 
 class InterspersedParser(cli_args.Parser):

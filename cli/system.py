@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import argparse
 import platform
-from typing import Any
-
-from google.protobuf import empty_pb2
+from typing import TYPE_CHECKING, Any
 
 from caisson import __version__, platforms
 from caisson.cli import args as cli_args
-from caisson.cli import output, template
+from caisson.cli import lazy, output, template
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError
-from caisson_api.daemon.v1 import daemon_pb2
 
-# The API this client speaks: the version part of the daemon proto package (caisson.daemon.v1).
-API_VERSION = daemon_pb2.DESCRIPTOR.package.rsplit(".", 1)[-1]
+if TYPE_CHECKING:
+    from google.protobuf import empty_pb2
+
+    from caisson_api.daemon.v1 import daemon_pb2
+else:
+    empty_pb2 = lazy.module("google.protobuf.empty_pb2")
+    daemon_pb2 = lazy.module("caisson_api.daemon.v1.daemon_pb2")
+
 _COLUMN = 20
+
+
+def api_version() -> str:
+    """The API this client speaks: the version part of the daemon proto package
+    (caisson.daemon.v1)."""
+    return str(daemon_pb2.DESCRIPTOR.package.rsplit(".", 1)[-1])
 
 
 def client_facts() -> dict[str, str]:
     return {
         "Version": __version__,
-        "ApiVersion": API_VERSION,
+        "ApiVersion": api_version(),
         "PythonVersion": platform.python_version(),
         "Os": platform.system().lower(),
         "Arch": platforms.host().architecture,

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from caisson.cli import args as cli_args
-from caisson.cli import containers, images, output, runflags, template
+from caisson.cli import containers, images, lazy, output, runflags, template
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError, NotFound
-from caisson_api.daemon.v1 import containers_pb2 as pb
-from caisson_api.daemon.v1 import containers_pb2_grpc
+
+if TYPE_CHECKING:
+    from caisson_api.daemon.v1 import containers_pb2 as pb
+    from caisson_api.daemon.v1 import containers_pb2_grpc
+else:
+    pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
+    containers_pb2_grpc = lazy.module("caisson_api.daemon.v1.containers_pb2_grpc")
 
 VOLUME_HEADERS = {
     "Name": "VOLUME NAME",

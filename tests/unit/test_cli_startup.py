@@ -82,3 +82,36 @@ def test_a_command_loads_the_client_and_no_server_side(
     assert status == failed
     assert {"grpc", "caisson.rpc"} <= modules
     assert server_side(modules) == []
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["run", "--help"], ["ps", "--bogus"]])
+def test_help_version_and_bad_flags_never_load_grpc(tmp_path: Path, argv: list[str]) -> None:
+    modules, status = loaded(
+        f"""
+        import io
+        from caisson.cli.app import run
+        status = run({argv!r}, stdout=io.StringIO(), stderr=io.StringIO())
+        """,
+        tmp_path,
+    )
+    assert status == (125 if "--bogus" in argv else 0)
+    assert "caisson.cli.run" in modules
+    loaded_rpc = sorted(m for m in modules if m.split(".")[0] in ("grpc", "google", "caisson_api"))
+    assert loaded_rpc == []
+
+
+def test_a_lazy_module_loads_on_first_use(tmp_path: Path) -> None:
+    modules, status = loaded(
+        """
+        import sys
+        from caisson.cli import lazy
+        mod = lazy.module("caisson_api.daemon.v1.containers_pb2")
+        before = "caisson_api.daemon.v1.containers_pb2" in sys.modules
+        request = mod.ContainerRef(container="c")
+        real = sys.modules["caisson_api.daemon.v1.containers_pb2"]
+        same = mod.ContainerRef is real.ContainerRef
+        status = int(not before and same and request.container == "c")
+        """,
+        tmp_path,
+    )
+    assert status == 1
