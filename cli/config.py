@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +43,9 @@ def load(config_dir: str) -> dict[str, Any]:
 
 def save(config_dir: str, data: Mapping[str, Any]) -> None:
     """Writes config.json atomically, mode 0600, creating the directory 0700."""
+    # Imported here: tempfile (with random and shutil) costs every command ~3 ms at start.
+    import tempfile
+
     p = path(config_dir)
     try:
         os.makedirs(config_dir, mode=0o700, exist_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import platform
 from typing import TYPE_CHECKING, Any
 
 from caisson import __version__, platforms
@@ -30,6 +29,8 @@ def api_version() -> str:
 
 
 def client_facts() -> dict[str, str]:
+    import platform  # only `version` and `info` ask; every other command skips it
+
     return {
         "Version": __version__,
         "ApiVersion": api_version(),
