@@ -160,6 +160,7 @@ def set_rlimits(rlimits: list[tuple[str, int, int]]) -> None:
             # Python words EPERM as "not allowed to raise maximum limit"; say it as runc does
             # (the host's hard limit is the ceiling without CAP_SYS_RESOURCE).
             raise StartError(
+                "error setting rlimits for ready process: "
                 f"error setting rlimit type {RLIMITS[name]}: operation not permitted"
             ) from None
 

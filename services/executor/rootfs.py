@@ -349,9 +349,9 @@ class RootfsSpec:
     resolv_conf_file: str = ""
     # /sys/fs/cgroup: "cgroup2" mounts cgroup2 read-only (with a cgroup namespace it shows the
     # container's own subtree); "cgroup1" mounts a tmpfs holding each of `cgroup1`'s
-    # hierarchies (each showing the container's own cgroup too) and `cgroup1_links`, all
-    # read-only, as docker does on a v1 host; "none" leaves it; any other value is a host
-    # path bound ro.
+    # hierarchies read-only (each showing the container's own cgroup too) and
+    # `cgroup1_links`, as docker does on a v1 host (its tmpfs stays rw, as docker's); "none"
+    # leaves it; any other value is a host path bound ro.
     cgroup: str = "cgroup2"
     cgroup1: tuple[CgroupV1Mount, ...] = ()
     cgroup1_links: tuple[tuple[str, str], ...] = ()  # (name, target): cpu -> cpu,cpuacct
@@ -446,9 +446,6 @@ def mount_sys(sc: Syscalls, spec: RootfsSpec) -> None:
             sc.mount("cgroup", path, "cgroup", flags | MS_RDONLY, h.options)
         for name, target in spec.cgroup1_links:
             sc.symlink_path(target, os.path.join(cg, name))
-        sc.mount(
-            "", cg, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, ""
-        )
     else:
         sc.mount(spec.cgroup, cg, "", MS_BIND | MS_REC, "")
         sc.mount("", cg, "", MS_BIND | MS_REMOUNT | MS_RDONLY | flags, "")
@@ -511,7 +508,8 @@ def bind_etc_files(sc: Syscalls, spec: RootfsSpec) -> None:
         (spec.resolv_conf_file, "/etc/resolv.conf"),
     ):
         if source:
-            mount_bind(sc, spec.rootfs, BindMount(source, dest))
+            # docker mounts them read-only along with a --read-only rootfs.
+            mount_bind(sc, spec.rootfs, BindMount(source, dest, readonly=spec.readonly))
 
 
 def pivot_root(sc: Syscalls, rootfs: str) -> None:

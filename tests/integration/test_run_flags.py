@@ -598,7 +598,8 @@ def test_ulimit_above_the_hosts_hard_limit_fails_clearly(runner: Daemon, image: 
     assert r.code == 125, r
     assert r.err == (
         "caisson: Error response from daemon: failed to start container process: "
-        "error setting rlimit type 7: operation not permitted.\n"
+        "error setting rlimits for ready process: error setting rlimit type 7: "
+        "operation not permitted.\n"
     ), r
     r = run(runner, "--rm", "--ulimit", "nofile=2048:1024", image, "true")
     assert r.code == 125, r

@@ -415,5 +415,22 @@ def test_cgroup1_mounts_each_hierarchy_read_only(base: str) -> None:
         ("mount", f"{cg}/cpu,cpuacct", "cgroup", "cgroup", flags, "cpu,cpuacct"),
         ("mount", f"{cg}/pids", "cgroup", "cgroup", flags, "pids"),
         ("symlink", f"{cg}/cpu", "cpu,cpuacct"),
-        ("mount", cg, "", "", r.MS_BIND | r.MS_REMOUNT | r.MS_RDONLY | NSD, ""),
     ]
+
+
+def test_etc_files_are_read_only_with_a_read_only_rootfs(base: str) -> None:
+    src = os.path.join(base, "hostname")
+    with open(src, "w") as f:
+        f.write("box\n")
+    for readonly in (False, True):
+        root = _fresh_root(base, f"etc-{readonly}")
+        rec = RecordingSyscalls()
+        r.prepare_rootfs(
+            rec, RootfsSpec(rootfs=root, cgroup="none", readonly=readonly, hostname_file=src)
+        )
+        remounts = [
+            c
+            for c in rec.find("mount", os.path.join(root, "etc/hostname"))
+            if c.args[-2] & r.MS_RDONLY
+        ]
+        assert len(remounts) == int(readonly)
