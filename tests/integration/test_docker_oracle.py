@@ -47,6 +47,7 @@ REPOS = (
     "test/layers-oci",
     "test/multi",
     "test/multi-docker",
+    "test/run",
 )
 LAYER_CASES = ("test/layers-docker", "test/layers-oci")
 
