@@ -148,6 +148,7 @@ class Daemon:
         volumes = VolumeService(store, engine, executor, cfg.data_root)
         containers = ContainerService(store, engine, images, executor, volumes)
         images.in_use = containers.in_use
+        system.containers = containers.records
         volumes.users = containers.volume_users
         # Records follow the executor's container events (and are reconciled with what
         # really runs each time that stream starts) before the API serves anything.

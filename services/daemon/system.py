@@ -14,6 +14,7 @@ from caisson import __version__, errors, platforms
 from caisson.content import ContentStore
 from caisson.daemon.clients import Executor, RegistryProxy
 from caisson.daemon.config import Config
+from caisson.daemon.containerrecord import ContainerRecord
 from caisson.daemon.engine import Engine
 from caisson.daemon.filters import split
 from caisson.daemon.store import Store, StoredEvent
@@ -49,6 +50,8 @@ class SystemService:
         self.engine = engine
         self.proxy = proxy
         self.executor = executor
+        # The container records (set by the daemon once its container service exists).
+        self.containers: Callable[[], list[ContainerRecord]] = list
 
     def components(self) -> list[Component]:
         out = [Component("daemon", __version__, "SERVING", ", ".join(self._config().listen))]
@@ -85,7 +88,7 @@ class SystemService:
             "data_root": cfg.data_root,
             "exec_root": cfg.exec_root,
             "images": len(self.store.images()),
-            "containers": 0,
+            **self._container_counts(),
             "snapshots": snapshots,
             "insecure_registries": list(cfg.insecure_registries),
             "registry_mirrors": list(cfg.registry_mirrors),
@@ -96,6 +99,17 @@ class SystemService:
             "arch": platforms.host().architecture,
             "pid": os.getpid(),
             "jobs_running": len(self.engine.running),
+        }
+
+    def _container_counts(self) -> dict[str, int]:
+        states = [r.state.status for r in self.containers()]
+        running = sum(s in ("running", "restarting") for s in states)
+        paused = states.count("paused")
+        return {
+            "containers": len(states),
+            "containers_running": running,
+            "containers_paused": paused,
+            "containers_stopped": len(states) - running - paused,
         }
 
     def events(

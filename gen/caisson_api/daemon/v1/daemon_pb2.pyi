@@ -241,7 +241,7 @@ class VersionResponse(_message.Message):
     def __init__(self, version: _Optional[str] = ..., api_version: _Optional[str] = ..., python_version: _Optional[str] = ..., os: _Optional[str] = ..., arch: _Optional[str] = ..., components: _Optional[_Iterable[_Union[ComponentVersion, _Mapping]]] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
-    __slots__ = ("data_root", "exec_root", "images", "containers", "snapshots", "components", "insecure_registries", "registry_mirrors", "max_concurrent_downloads", "cgroup_mode", "version", "os", "arch", "pid", "jobs_running")
+    __slots__ = ("data_root", "exec_root", "images", "containers", "snapshots", "components", "insecure_registries", "registry_mirrors", "max_concurrent_downloads", "cgroup_mode", "version", "os", "arch", "pid", "jobs_running", "containers_running", "containers_paused", "containers_stopped")
     DATA_ROOT_FIELD_NUMBER: _ClassVar[int]
     EXEC_ROOT_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
@@ -257,6 +257,9 @@ class InfoResponse(_message.Message):
     ARCH_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     JOBS_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_PAUSED_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_STOPPED_FIELD_NUMBER: _ClassVar[int]
     data_root: str
     exec_root: str
     images: int
@@ -272,7 +275,10 @@ class InfoResponse(_message.Message):
     arch: str
     pid: int
     jobs_running: int
-    def __init__(self, data_root: _Optional[str] = ..., exec_root: _Optional[str] = ..., images: _Optional[int] = ..., containers: _Optional[int] = ..., snapshots: _Optional[int] = ..., components: _Optional[_Iterable[_Union[ComponentVersion, _Mapping]]] = ..., insecure_registries: _Optional[_Iterable[str]] = ..., registry_mirrors: _Optional[_Iterable[str]] = ..., max_concurrent_downloads: _Optional[int] = ..., cgroup_mode: _Optional[str] = ..., version: _Optional[str] = ..., os: _Optional[str] = ..., arch: _Optional[str] = ..., pid: _Optional[int] = ..., jobs_running: _Optional[int] = ...) -> None: ...
+    containers_running: int
+    containers_paused: int
+    containers_stopped: int
+    def __init__(self, data_root: _Optional[str] = ..., exec_root: _Optional[str] = ..., images: _Optional[int] = ..., containers: _Optional[int] = ..., snapshots: _Optional[int] = ..., components: _Optional[_Iterable[_Union[ComponentVersion, _Mapping]]] = ..., insecure_registries: _Optional[_Iterable[str]] = ..., registry_mirrors: _Optional[_Iterable[str]] = ..., max_concurrent_downloads: _Optional[int] = ..., cgroup_mode: _Optional[str] = ..., version: _Optional[str] = ..., os: _Optional[str] = ..., arch: _Optional[str] = ..., pid: _Optional[int] = ..., jobs_running: _Optional[int] = ..., containers_running: _Optional[int] = ..., containers_paused: _Optional[int] = ..., containers_stopped: _Optional[int] = ...) -> None: ...
 
 class EventsRequest(_message.Message):
     __slots__ = ("since", "until", "filters")
