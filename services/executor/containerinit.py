@@ -28,10 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Everything is imported before pivot_root: the Python sources are not in the container
-# (seccomp imports its libseccomp binding lazily, so it is loaded here).
-import pyseccomp  # noqa: F401
-
+# Everything is imported before pivot_root: the Python sources are not in the container.
 from caisson.executor import capabilities, namespaces, rootfs, seccomp, users
 from caisson.executor.syscalls import RealSyscalls
 
@@ -91,7 +88,10 @@ class InitSpec:
     rlimits: list[tuple[str, int, int]] = field(default_factory=list)
     caps: list[str] = field(default_factory=list)
     no_new_privs: bool = False
-    seccomp: str | None = None  # a docker profile's JSON text; None = unconfined
+    # The container's seccomp filter, compiled by the executor (seccomp.compile_bpf): the
+    # file holding the BPF program ("" = unconfined) and the seccomp(2) flags to load it with.
+    seccomp_bpf: str = ""
+    seccomp_flags: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -221,7 +221,7 @@ def reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def _finalize_process(spec: InitSpec) -> tuple[str, list[str]]:
+def _finalize_process(spec: InitSpec, program: bytes) -> tuple[str, list[str]]:
     """User, capabilities, seccomp; returns the resolved executable and the environment."""
     proc = spec.process
     try:
@@ -231,23 +231,27 @@ def _finalize_process(spec: InitSpec) -> tuple[str, list[str]]:
     env = list(proc.env)
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={user.home or '/'}")
-    profile = seccomp.load_profile(spec.seccomp) if spec.seccomp is not None else None
     caps = frozenset(spec.caps)
     if spec.no_new_privs:
         capabilities.set_no_new_privs()
-    elif profile is not None:
+    else:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
-        seccomp.install(profile, caps)
+        seccomp.load_bpf(program, spec.seccomp_flags)
     capabilities.finalize(user, caps)
     working_dir(proc.cwd or "/", spec.mode)
     executable = look_path(proc.args[0], env)
-    if profile is not None and spec.no_new_privs:
+    if spec.no_new_privs:
         # As late as possible, so the filter constrains only the user's program.
-        seccomp.install(profile, caps)
+        seccomp.load_bpf(program, spec.seccomp_flags)
     return executable, env
 
 
 def run(spec: InitSpec) -> None:
+    # Read on the host, before the mount namespace changes.
+    program = b""
+    if spec.seccomp_bpf:
+        with open(spec.seccomp_bpf, "rb") as f:
+            program = f.read()
     join_cgroups(spec.cgroup_procs)
     enter_namespaces(spec)
     if spec.mode == "run":
@@ -257,7 +261,7 @@ def run(spec: InitSpec) -> None:
         spec_dict = {**defaults, **spec.rootfs}
         rootfs.prepare_rootfs(RealSyscalls(), rootfs_spec(spec_dict))
     set_rlimits(spec.rlimits)
-    executable, env = _finalize_process(spec)
+    executable, env = _finalize_process(spec, program)
     reset_signals()
     try:
         os.execve(executable, spec.process.args, dict(_env_pairs(env)))

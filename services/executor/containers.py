@@ -14,8 +14,10 @@ and writes its exit status; the executor only watches monitors and reads what th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import platform
 import select
 import shutil
 import signal
@@ -25,9 +27,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from caisson import errors, logs
-from caisson.executor import capabilities, copy, etcfiles, jsonlog, monitor, rootfs
+from caisson.executor import capabilities, copy, etcfiles, jsonlog, monitor, rootfs, seccomp
 from caisson.executor.cgroup_manager import Cgroup, Resources, cpus_to_cfs, open_cgroup
 from caisson.executor.containerinit import InitSpec, ProcessSpec
 from caisson.executor.rmtree import remove_tree as rmtree
@@ -194,10 +197,10 @@ class ContainerManager:
         for chain in spec.layers:
             if not self.snapshots.exists(chain):
                 raise errors.FailedPrecondition(f"layer {chain} is not unpacked")
-        caps_ok = capabilities.effective_set(
-            list(spec.cap_add), list(spec.cap_drop), spec.privileged
-        )
-        del caps_ok  # validated here so a bad --cap-add fails create, not start
+        # Validated (and the filter compiled) here so that a bad --cap-add or seccomp profile
+        # fails create, not start.
+        caps = capabilities.effective_set(list(spec.cap_add), list(spec.cap_drop), spec.privileged)
+        self._seccomp_program(spec, caps)
         resources = _resources(spec.resources)
         resources.validate()
         try:
@@ -320,8 +323,27 @@ class ContainerManager:
             rlimits=[(r.name, r.soft, r.hard) for r in spec.rlimits],
             caps=sorted(caps),
             no_new_privs=spec.no_new_privileges,
-            seccomp=_seccomp_text(spec),
+            **self._seccomp_program(spec, caps),
         )
+
+    def _seccomp_program(self, spec: pb.ContainerSpec, caps: frozenset[str]) -> dict[str, Any]:
+        """The container's seccomp filter compiled to BPF, once per (profile, caps): the file
+        and the flags to load it with (InitSpec's seccomp fields)."""
+        text = _seccomp_text(spec)
+        if text is None:
+            return {"seccomp_bpf": "", "seccomp_flags": 0}
+        try:
+            profile = seccomp.load_profile(text)
+        except ValueError as e:
+            raise errors.InvalidArgument(str(e)) from None
+        key = hashlib.sha256(
+            "\0".join([text, ",".join(sorted(caps)), platform.machine()]).encode()
+        ).hexdigest()
+        path = self.run.parent / "seccomp" / f"{key}.bpf"
+        if not path.exists():
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+            _write_atomic(path, seccomp.compile_bpf(profile, caps), 0o600)
+        return {"seccomp_bpf": str(path), "seccomp_flags": seccomp.filter_flags(profile)}
 
     def _cgroup_procs(self, cid: str) -> list[str]:
         cg = self._cgroup(cid)

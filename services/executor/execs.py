@@ -53,7 +53,8 @@ class ExecManager:
             rlimits=base.rlimits,
             caps=sorted(caps),
             no_new_privs=spec.no_new_privileges,
-            seccomp=None if privileged else base.seccomp,
+            seccomp_bpf="" if privileged else base.seccomp_bpf,
+            seccomp_flags=0 if privileged else base.seccomp_flags,
         )
 
     def run(
