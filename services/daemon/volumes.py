@@ -123,12 +123,13 @@ class VolumeService:
         self.engine.events.publish("volume", "destroy", name, driver=DRIVER)
 
     def prune(self, filters: list[str], all_: bool) -> tuple[list[str], int]:
+        """docker 20.10's prune: every unused volume, named or anonymous (`all_` is accepted for
+        the API's later form, where only anonymous ones go unless it is set)."""
         f = split(filters, ("label", "all"))
-        if f.get("all", ["false"])[-1] in ("1", "true"):
-            all_ = True
+        del all_
         deleted, reclaimed = [], 0
         for v in self.list([]):
-            if v.users or not (all_ or v.anonymous) or not _labels_match(v, f.get("label", [])):
+            if v.users or not _labels_match(v, f.get("label", [])):
                 continue
             size = self.executor.volume_size(v.name)
             try:

@@ -38,6 +38,22 @@ V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "b
 V2_CONTROLLERS = ("cpu", "cpuset", "memory", "pids")
 SETTLE_TIMEOUT = 5.0  # seconds to wait for freezing, thawing, processes to exit
 _POLL = 0.01
+# docker's (runc's) allow-list: mknod of anything, and use of the standard nodes only. Without
+# it, CAP_MKNOD (a default capability) lets a container make and open a host disk's node.
+DEFAULT_DEVICES = (
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",  # null
+    "c 1:5 rwm",  # zero
+    "c 1:7 rwm",  # full
+    "c 1:8 rwm",  # random
+    "c 1:9 rwm",  # urandom
+    "c 5:0 rwm",  # tty
+    "c 5:1 rwm",  # console
+    "c 5:2 rwm",  # ptmx
+    "c 136:* rwm",  # pts
+    "c 10:200 rwm",  # net/tun
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,9 @@ class Resources:
     cpu_shares: int | None = None  # relative weight, 2..262144 (--cpu-shares)
     cpuset_cpus: str | None = None  # "0-2,4" (--cpuset-cpus)
     pids_limit: int | None = None  # <= 0 unlimited (--pids-limit)
+    # Device access rules ("c 1:3 rwm"); DEFAULT_DEVICES for a container, ("a",) for a
+    # privileged one. v1's devices controller only (v2 needs an eBPF program: not done).
+    devices: tuple[str, ...] | None = None
 
     def validate(self, update: bool = False) -> None:
         """Refuses what docker refuses, with its words, before anything is written. An update
@@ -435,6 +454,13 @@ class CgroupV1(Cgroup):
         if r.pids_limit is not None:
             limit = "max" if r.pids_limit <= 0 else str(r.pids_limit)
             self._write(self._rel(self._need("pids", "--pids-limit"), "pids.max"), limit)
+        if r.devices is not None and self.fs.isdir(self._rel("devices")):
+            if r.devices == ("a",):
+                self._write(self._rel("devices", "devices.allow"), "a")
+            else:
+                self._write(self._rel("devices", "devices.deny"), "a")
+                for rule in r.devices:
+                    self._write(self._rel("devices", "devices.allow"), rule)
 
     def _set_memory(self, memory: int | None, swap: int | None) -> None:
         self._need("memory", "--memory")

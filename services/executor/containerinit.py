@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import resource
 import signal
+import socket
+import struct
 import sys
+import termios
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,9 @@ from typing import Any
 # Everything is imported before pivot_root: the Python sources are not in the container.
 from caisson.executor import capabilities, namespaces, rootfs, seccomp, users
 from caisson.executor.syscalls import RealSyscalls
+
+_TIOCGPTN = 0x80045430
+_TIOCSPTLCK = 0x40045431
 
 EXIT_START_FAILED = 125
 EXIT_CANNOT_INVOKE = 126
@@ -88,6 +95,8 @@ class InitSpec:
     rlimits: list[tuple[str, int, int]] = field(default_factory=list)
     caps: list[str] = field(default_factory=list)
     no_new_privs: bool = False
+    # A terminal made here, in the container's devpts, its master sent to the monitor.
+    console: bool = False
     # The container's seccomp filter, compiled by the executor (seccomp.compile_bpf): the
     # file holding the BPF program ("" = unconfined) and the seccomp(2) flags to load it with.
     seccomp_bpf: str = ""
@@ -150,6 +159,28 @@ def enter_namespaces(spec: InitSpec) -> None:
     for fd in fds.values():  # dicts keep order: "mnt" comes last
         namespaces.setns(fd)
         os.close(fd)
+
+
+def make_console(sync_fd: int) -> None:
+    """Opens a pty in the container's own devpts (after its /dev is in place), sends the
+    master to the monitor over the sync socket and makes the slave this process's controlling
+    terminal and stdio: inside the container it is /dev/pts/N of its own devpts, so ttyname,
+    stty and job control work."""
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))  # unlockpt
+        n = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, struct.pack("I", 0)))[0]
+        slave = os.open(f"/dev/pts/{n}", os.O_RDWR | os.O_NOCTTY)
+        with socket.socket(fileno=os.dup(sync_fd)) as s:
+            socket.send_fds(s, [b"\n"], [master])
+    finally:
+        os.close(master)
+    if os.getsid(0) != os.getpid():
+        os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.close(slave)
 
 
 def set_rlimits(rlimits: list[tuple[str, int, int]]) -> None:
@@ -260,6 +291,8 @@ def run(spec: InitSpec) -> None:
         defaults |= {"cgroup1": cgroup1, "cgroup1_links": links}
         spec_dict = {**defaults, **spec.rootfs}
         rootfs.prepare_rootfs(RealSyscalls(), rootfs_spec(spec_dict))
+    if spec.console:
+        make_console(int(os.environ.get("CAISSON_SYNC_FD", "3")))
     set_rlimits(spec.rlimits)
     executable, env = _finalize_process(spec, program)
     reset_signals()

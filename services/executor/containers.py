@@ -31,7 +31,13 @@ from typing import Any
 
 from caisson import errors, logs
 from caisson.executor import capabilities, copy, etcfiles, jsonlog, monitor, rootfs, seccomp
-from caisson.executor.cgroup_manager import Cgroup, Resources, cpus_to_cfs, open_cgroup
+from caisson.executor.cgroup_manager import (
+    DEFAULT_DEVICES,
+    Cgroup,
+    Resources,
+    cpus_to_cfs,
+    open_cgroup,
+)
 from caisson.executor.containerinit import InitSpec, ProcessSpec
 from caisson.executor.rmtree import remove_tree as rmtree
 from caisson.executor.snapshots import Snapshotter
@@ -201,7 +207,7 @@ class ContainerManager:
         # fails create, not start.
         caps = capabilities.effective_set(list(spec.cap_add), list(spec.cap_drop), spec.privileged)
         self._seccomp_program(spec, caps)
-        resources = _resources(spec.resources)
+        resources = _resources(spec.resources, spec.privileged)
         resources.validate()
         try:
             data.mkdir(parents=True)
@@ -300,8 +306,11 @@ class ContainerManager:
             "resolv_conf_file": str(data / "resolv.conf"),
         }
         if spec.privileged:
+            # docker's --privileged: nothing masked or read-only, the host's devices.
             root["masked_paths"] = []
             root["readonly_paths"] = []
+            root["readonly_sys"] = False
+            root["host_devices"] = True
         nss = ["mnt", "uts", "ipc", "cgroup"]
         if (spec.network_mode or "none") != "host":
             nss.append("net")
@@ -323,6 +332,7 @@ class ContainerManager:
             rlimits=[(r.name, r.soft, r.hard) for r in spec.rlimits],
             caps=sorted(caps),
             no_new_privs=spec.no_new_privileges,
+            console=proc.tty,
             **self._seccomp_program(spec, caps),
         )
 
@@ -359,7 +369,12 @@ class ContainerManager:
             "propagation": m.propagation or "rprivate",
         }
 
-    def start(self, cid: str, attach: Callable[[Path], None] | None = None) -> State:
+    def start(
+        self,
+        cid: str,
+        attach: Callable[[Path], None] | None = None,
+        size: tuple[int, int] | None = None,
+    ) -> State:
         """Starts the container's process under a new monitor and returns once it runs.
         `attach`, when given, is called with the bundle once the monitor listens and before the
         process starts (so an attached client misses no output). A process that cannot start
@@ -381,10 +396,12 @@ class ContainerManager:
             log_max_size=spec.log_max_size,
             log_max_file=spec.log_max_file or 1,
             tty=spec.process.tty,
+            console=spec.process.tty,
             stdin=spec.process.stdin,
             wait_attach=attach is not None,
             newpid=True,
-            tty_size=(spec.process.rows, spec.process.cols) if spec.process.rows else None,
+            tty_size=size
+            or ((spec.process.rows, spec.process.cols) if spec.process.rows else None),
         )
         started_at = time.time()
         # The cgroup's OOM counter outlives a run: a restarted container compares with this.
@@ -667,7 +684,7 @@ def wait_monitor(bundle: Path, cancelled: threading.Event) -> None:
         os.close(fd)
 
 
-def _resources(r: pb.Resources) -> Resources:
+def _resources(r: pb.Resources, privileged: bool = False) -> Resources:
     quota = period = None
     if r.nano_cpus:
         quota, period = cpus_to_cfs(r.nano_cpus / 1e9)
@@ -679,6 +696,7 @@ def _resources(r: pb.Resources) -> Resources:
         cpu_shares=r.cpu_shares or None,
         cpuset_cpus=r.cpuset_cpus or None,
         pids_limit=r.pids_limit or None,
+        devices=("a",) if privileged else DEFAULT_DEVICES,
     )
 
 

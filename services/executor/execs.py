@@ -53,6 +53,7 @@ class ExecManager:
             rlimits=base.rlimits,
             caps=sorted(caps),
             no_new_privs=spec.no_new_privileges,
+            console=proc.tty,
             seccomp_bpf="" if privileged else base.seccomp_bpf,
             seccomp_flags=0 if privileged else base.seccomp_flags,
         )
@@ -85,6 +86,7 @@ class ExecManager:
             dir=bundle,
             log=None,
             tty=proc.tty,
+            console=proc.tty,
             stdin=proc.stdin,
             wait_attach=not open_.detach,
             join_pid=st.pid,

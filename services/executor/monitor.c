@@ -38,7 +38,7 @@ enum { F_STDIN, F_STDOUT, F_STDERR, F_RESIZE, F_CLOSE_STDIN, F_EXIT };
 static struct {
 	const char *dir, *log;
 	long long max_size;
-	int max_file, tty, stdin_, wait_attach, newpid, join_pid, sync_fd;
+	int max_file, tty, console, stdin_, wait_attach, newpid, join_pid, sync_fd;
 	unsigned short rows, cols;
 } o = {.max_file = 1, .sync_fd = -1};
 
@@ -456,7 +456,7 @@ static void child_exec(char **argv, const char *cwd, int in, int outw, int errw,
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	setsid();
-	if (o.tty)
+	if (o.tty && !o.console)
 		ioctl(outw, TIOCSCTTY, 0);
 	if ((in >= 0 && dup2(in, 0) < 0) || dup2(outw, 1) < 0 || dup2(errw, 2) < 0 ||
 	    (syncw == 3 ? fcntl(3, F_SETFD, 0) : dup2(syncw, 3)) < 0)
@@ -479,12 +479,51 @@ static void nonblock(int fd)
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+/* read(), and with --console also the descriptor a message may carry (SCM_RIGHTS). */
+static ssize_t sync_read(int fd, char *p, size_t n, int *passed)
+{
+	if (!o.console)
+		return read(fd, p, n);
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } c;
+	struct iovec iov = {.iov_base = p, .iov_len = n};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
+			   .msg_controllen = sizeof c.b};
+	ssize_t r = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+	struct cmsghdr *h = r > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+	if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+		memcpy(passed, CMSG_DATA(h), sizeof(int));
+	return r;
+}
+
+/* The pty master the container made: output comes from it, input goes to it. */
+static void take_console(int fd)
+{
+	if (master >= 0 || !o.tty) {
+		close(fd);
+		return;
+	}
+	master = out[0].fd = fd;
+	in_fd = o.stdin_ ? master : -1;
+	struct winsize ws = {.ws_row = o.rows, .ws_col = o.cols};
+	if (o.rows && o.cols)
+		ioctl(master, TIOCSWINSZ, &ws);
+	nonblock(master);
+}
+
 static void start_child(char **argv, const char *cwd)
 {
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, syncp[2], slave = -1;
-	if (pipe2(syncp, O_CLOEXEC))
+	/* --console: the container makes its terminal itself, in its own devpts (a pty of the
+	 * host's devpts is no terminal to the programs inside: ttyname, stty fail), and sends the
+	 * master back on fd 3, which must then be a socket to carry it (SCM_RIGHTS) */
+	if (o.console ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, syncp)
+		      : pipe2(syncp, O_CLOEXEC))
 		fail("pipe");
-	if (o.tty) {
+	if (o.console) {
+		/* until the container's init has its terminal, its stdio is /dev/null */
+		if ((slave = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+			fail("open /dev/null");
+	} else if (o.tty) {
 		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (master < 0 || grantpt(master) || unlockpt(master))
 			fail("posix_openpt");
@@ -528,13 +567,20 @@ static void start_child(char **argv, const char *cwd)
 	/* EOF without a word: the final execve closed fd 3, the process runs */
 	static char line[4096], msg[2048];
 	size_t got = 0;
-	for (ssize_t r; got < sizeof line - 1; got += (size_t)r)
-		if ((r = read(syncp[0], line + got, sizeof line - 1 - got)) <= 0) {
-			if (r < 0 && errno == EINTR)
+	for (ssize_t r; got < sizeof line - 1; got += (size_t)r) {
+		int fd = -1;
+		if ((r = sync_read(syncp[0], line + got, sizeof line - 1 - got, &fd)) <= 0) {
+			if (r < 0 && errno == EINTR) {
 				r = 0;
-			else
-				break;
+				continue;
+			}
+			break;
 		}
+		if (fd >= 0) { /* the console's master; its one-byte carrier is not a message */
+			take_console(fd);
+			r = 0;
+		}
+	}
 	close(syncp[0]);
 	if (got) {
 		int code, st;
@@ -634,7 +680,7 @@ static void usage(const char *why)
 {
 	fprintf(stderr,
 		"caisson-monitor: %s\nusage: caisson-monitor --dir DIR [--log PATH [--log-max-size B]"
-		" [--log-max-file N]] [--tty [--tty-size RxC]] [--stdin] [--wait-attach] [--newpid |"
+		" [--log-max-file N]] [--tty [--console] [--tty-size RxC]] [--stdin] [--wait-attach] [--newpid |"
 		" --join-pid PID] [--sync-fd N] -- PATH [ARG...]\n",
 		why);
 	exit(2);
@@ -644,8 +690,8 @@ static void usage(const char *why)
 static int parse_args(int argc, char **argv)
 {
 	struct { const char *name; int *flag; } flags[] = {
-		{"--tty", &o.tty}, {"--stdin", &o.stdin_}, {"--wait-attach", &o.wait_attach},
-		{"--newpid", &o.newpid}};
+		{"--tty", &o.tty}, {"--console", &o.console}, {"--stdin", &o.stdin_},
+		{"--wait-attach", &o.wait_attach}, {"--newpid", &o.newpid}};
 	int i = 1;
 	for (; i < argc && strcmp(argv[i], "--"); i++) {
 		const char *a = argv[i], *v = argv[i + 1]; /* argv[argc] is NULL */
@@ -687,6 +733,8 @@ int main(int argc, char **argv)
 		usage("--dir is required");
 	if (o.max_file < 1 || o.max_size < 0 || (o.sync_fd >= 0 && o.sync_fd < 3))
 		usage("bad --log-max-file, --log-max-size or --sync-fd");
+	if (o.console && !o.tty)
+		usage("--console needs --tty");
 	if (o.sync_fd >= 0 && fcntl(o.sync_fd, F_SETFD, FD_CLOEXEC))
 		usage("--sync-fd is not an open descriptor");
 	static char cwd[PATH_MAX], logpath[PATH_MAX * 2 + 2];

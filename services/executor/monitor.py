@@ -70,6 +70,9 @@ class MonitorOptions:
     log_max_file: int = 1
     tty: bool = False
     tty_size: tuple[int, int] | None = None  # rows, cols
+    # With tty: the child makes the terminal in its own devpts and sends the master back on
+    # fd 3 (a unix socket then) with SCM_RIGHTS, as runc's --console-socket.
+    console: bool = False
     stdin: bool = False
     wait_attach: bool = False
     newpid: bool = False
@@ -85,6 +88,8 @@ class MonitorOptions:
             a.append("--tty")
             if self.tty_size:
                 a += ["--tty-size", f"{self.tty_size[0]}x{self.tty_size[1]}"]
+            if self.console:
+                a.append("--console")
         if self.stdin:
             a.append("--stdin")
         if self.wait_attach:

@@ -359,6 +359,8 @@ class RootfsSpec:
     readonly_paths: tuple[str, ...] = field(default=READONLY_PATHS)
     # /sys read-only (docker's default); a privileged container's is writable.
     readonly_sys: bool = True
+    # --privileged: every device node of the host's /dev is made in the container's too.
+    host_devices: bool = False
     # The process's working directory, created (root-owned, 0755) when missing, as docker does.
     workdir: str = ""
 
@@ -410,6 +412,16 @@ def mount_dev(sc: Syscalls, spec: RootfsSpec) -> None:
         sc.symlink_path(target, os.path.join(dev, name))
     for name in ("pts", "shm", "mqueue"):
         sc.mkdir_path(os.path.join(dev, name), 0o755)
+    if spec.host_devices:
+        for rel, mode, rdev in host_devices():
+            parts = rel.split("/")
+            for n in range(1, len(parts)):
+                parent = os.path.join(dev, *parts[:n])
+                if not os.path.isdir(parent):
+                    sc.mkdir_path(parent, 0o755)
+            path = os.path.join(dev, rel)
+            if not os.path.lexists(path):
+                sc.mknod_path(path, mode, rdev)
     sc.mount(
         "devpts",
         os.path.join(dev, "pts"),
@@ -425,6 +437,37 @@ def mount_dev(sc: Syscalls, spec: RootfsSpec) -> None:
         f"mode=1777,size={spec.shm_size}",
     )
     sc.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, "")
+
+
+# Not devices of the host to copy: the container has its own (runc's HostDevices skips these).
+_HOST_DEV_SKIP = {"pts", "shm", "mqueue", "fd", "console", "ptmx", ".lxc", ".lxd-mounts", ".udev"}
+
+
+def host_devices(root: str = "/dev") -> list[tuple[str, int, int]]:
+    """(path relative to /dev, mode with the S_IF type, device number) of every character and
+    block device under the host's `root`, as runc lists them for a privileged container."""
+    out: list[tuple[str, int, int]] = []
+
+    def walk(d: str, rel: str) -> None:
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            return
+        for e in entries:
+            if not rel and e.name in _HOST_DEV_SKIP:
+                continue
+            path = os.path.join(rel, e.name)
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                walk(e.path, path)
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                out.append((path, st.st_mode & (stat.S_IFMT(st.st_mode) | 0o7777), st.st_rdev))
+
+    walk(root, "")
+    return sorted(out)
 
 
 def mount_sys(sc: Syscalls, spec: RootfsSpec) -> None:

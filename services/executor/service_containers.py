@@ -104,7 +104,10 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
             holder.append(monitor.AttachClient(bundle))
 
         if first.open.start:
-            st = self.m.start(cid, attach=attach)
+            size = first.open.size
+            st = self.m.start(
+                cid, attach=attach, size=(size.rows, size.cols) if size.rows and size.cols else None
+            )
         else:
             st = self.m.get(cid)
             if st.status not in (containers.RUNNING, containers.PAUSED):

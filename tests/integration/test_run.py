@@ -325,3 +325,17 @@ def test_restart_policies(runner: Daemon, image: str) -> None:
 
     time.sleep(1)
     assert state("again") == {"Status": "exited", "RestartCount": count}
+
+
+def test_devices_cgroup_keeps_host_devices_out(runner: Daemon, image: str) -> None:
+    """CAP_MKNOD is a default capability: the devices cgroup is what stops a container from
+    making a node for a host device (a disk, here the readable cpu_dma_latency) and opening it
+    (docker's allow-list); --privileged may."""
+    dev = os.stat("/dev/cpu_dma_latency")
+    major, minor = os.major(dev.st_rdev), os.minor(dev.st_rdev)
+    script = f"mknod /tmp/dev c {major} {minor} && head -c 4 /tmp/dev >/dev/null && echo read"
+    r = run(runner, "--rm", image, "sh", "-c", script)
+    assert r.code != 0 and "read" not in r.out, r
+    assert "Operation not permitted" in r.err, r
+    r = run(runner, "--rm", "--privileged", image, "sh", "-c", script)
+    assert r.out.strip() == "read", r

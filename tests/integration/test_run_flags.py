@@ -337,12 +337,6 @@ def test_stdin_only_with_interactive(runner: Daemon, image: str) -> None:
 # --- -t through a real pty -----------------------------------------------------------------
 
 
-@engine_bug(
-    "services/executor/monitor.c opens the pty on the host's devpts before the init makes the "
-    "container's own /dev/pts, so inside, fd 0 names a /dev/pts/N that is not there: `tty` says "
-    "'not a tty' (docker/runc: the init opens /dev/ptmx in the container's devpts and passes "
-    "the master to the monitor over a console socket; /dev/console is bound to the slave)"
-)
 def test_tty_is_a_pts_of_the_container(runner: Daemon, image: str) -> None:
     r = run_in_pty(runner, "run", "--rm", "-it", image, "sh", "-c", "tty; ls /dev/pts")
     assert r.code == 0, r
@@ -359,13 +353,6 @@ SHOW_SIZE = (
 )
 
 
-@engine_bug(
-    "services/executor/service_containers.py Attach: with open.start the first request's "
-    "open.size is dropped (m.start gets only spec.process rows/cols, 0 for run -it), and no "
-    "resize follows, so `stty size` in `run -it` stays 0x0 until the user resizes; docker's "
-    "CLI resizes right after the start. Fix: pass first.open.size to start (--tty-size) or "
-    "client.resize() it in the attach callback"
-)
 def test_run_tty_has_the_terminal_size(runner: Daemon, image: str) -> None:
     r = run_in_pty(runner, "run", "--rm", "-it", image, "sh", "-c", SHOW_SIZE, size=(33, 101))
     assert r.code == 0, r
@@ -641,21 +628,11 @@ def test_privileged(runner: Daemon, image: str) -> None:
     assert lines(r)[1:] == ["1,3", "ro", "1"], r
 
 
-@engine_bug(
-    "services/executor/containers.py _init_spec: --privileged clears the masked and read-only "
-    "paths but leaves /sys read-only; docker (runc) mounts /sys rw for a privileged container. "
-    "rootfs.RootfsSpec has readonly_sys for it: set root['readonly_sys'] = False"
-)
 def test_privileged_sys_is_writable(runner: Daemon, image: str) -> None:
     r = ok(run(runner, "--rm", "--privileged", image, "grep", " /sys ", "/proc/mounts"))
     assert r.out.split()[3].split(",")[0] == "rw", r
 
 
-@engine_bug(
-    "services/executor/containers.py _init_spec: --privileged gives only docker's standard "
-    "/dev nodes; docker adds every device of the host's /dev (kmsg, loop-control, ...) and "
-    "allows them in the devices cgroup"
-)
 def test_privileged_sees_the_hosts_devices(runner: Daemon, image: str) -> None:
     r = ok(run(runner, "--rm", "--privileged", image, "ls", "/dev"))
     host = set(os.listdir("/dev"))
@@ -1218,11 +1195,12 @@ def test_volume_commands(runner: Daemon, image: str) -> None:  # noqa: PLR0915
     r = runner.cli("volume", "rm", "v1")
     assert r.code == 1 and "volume is in use" in r.err, r
     r = ok(runner.cli("volume", "prune", "-f"))
-    assert generated in r.out and "v1" not in r.out.split(), r
+    # docker 20.10: every unused volume goes, named (v2) or not; v1 is in use.
+    assert generated in r.out and "v2" in r.out.split() and "v1" not in r.out.split(), r
     assert r.out.startswith("Deleted Volumes:\n"), r
     assert "Total reclaimed space:" in r.out, r
     ok(runner.cli("rm", "-v", "user"))
-    assert ok(runner.cli("volume", "rm", "v1", "v2")).out == "v1\nv2\n"
+    assert ok(runner.cli("volume", "rm", "v1")).out == "v1\n"
     assert ok(runner.cli("volume", "ls", "-q")).out == ""
     r = runner.cli("volume", "inspect", "v1")
     assert r.code == 1 and "No such volume: v1" in r.err, r
@@ -1230,11 +1208,6 @@ def test_volume_commands(runner: Daemon, image: str) -> None:  # noqa: PLR0915
     assert r.code == 1 and "No such volume" in r.err, r
 
 
-@engine_bug(
-    "volume prune keeps unused named volumes (services/daemon/volumes.py prune, or the CLI's "
-    "filter in cli/volumes.py): docker 20.10 removes every unused local volume, named or "
-    "anonymous (only 23.0 limited it to anonymous ones unless --all)"
-)
 def test_volume_prune_removes_unused_named_volumes(runner: Daemon, image: str) -> None:
     ok(runner.cli("volume", "create", "unused"))
     ok(runner.cli("volume", "create", "used"))
