@@ -71,7 +71,9 @@ def monitors_for(exec_root: str) -> set[int]:
             continue
         if not args or not args[0].endswith(b"caisson-monitor"):
             continue
-        if any(a == b"--dir" and b.startswith(prefix) for a, b in zip(args, args[1:], strict=False)):
+        if any(
+            a == b"--dir" and b.startswith(prefix) for a, b in zip(args, args[1:], strict=False)
+        ):
             out.add(int(entry))
     return out
 
