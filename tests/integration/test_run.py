@@ -6,50 +6,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 
 import pytest
 
-from tests.support import leaks
-from tests.support.catalog import Catalog
 from tests.support.expect import fails, ok
 from tests.support.images import RUN_VOLUME_FILE
 from tests.support.processes import public_tempdir, remove_tree, wait_for
 from tests.support.services import CliResult, Daemon
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_leaks")]
 
 # docker's default capability set as /proc/PID/status shows it.
 DEFAULT_CAP_MASK = "00000000a80425fb"
-
-
-@pytest.fixture(scope="module")
-def runner(catalog: Catalog) -> Iterator[Daemon]:
-    d = Daemon(public_tempdir("caisson-run-"))
-    d.start()
-    try:
-        ok(d.cli("pull", "-q", catalog.ref("test/run")))
-        yield d
-    finally:
-        d.stop()
-        remove_tree(d.base)
-
-
-@pytest.fixture
-def image(catalog: Catalog) -> str:
-    return catalog.ref("test/run")
-
-
-@pytest.fixture(autouse=True)
-def no_leaks(runner: Daemon) -> Iterator[None]:
-    """Every test removes its containers; nothing of them may stay on the host."""
-    yield
-    runner.remove_containers()
-    ids = leaks.container_ids(runner.data_root)
-    after = leaks.state(runner.base, runner.data_root, runner.exec_root, ids)
-    # The image's snapshots are not mounted; only containers mount anything.
-    assert after.empty(), f"left behind: {after}"
-    assert not ids, f"container directories left: {ids}"
 
 
 def run(d: Daemon, *args: str, **kw: object) -> CliResult:

@@ -19,18 +19,15 @@ import struct
 import subprocess
 import termios
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from tests.support import leaks
-from tests.support.catalog import Catalog
 from tests.support.expect import ok
 from tests.support.processes import public_tempdir, remove_tree, stop_process, wait_for
 from tests.support.services import CliResult, Daemon, venv_bin
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_leaks")]
 
 DEFAULT_CAPS = 0x00000000A80425FB
 CAP_CHOWN = 0
@@ -44,36 +41,6 @@ LOOP = "while :; do sleep 0.1; done"
 
 def engine_bug(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(reason=f"engine bug: {reason}", strict=True)
-
-
-@pytest.fixture(scope="module")
-def runner(catalog: Catalog) -> Iterator[Daemon]:
-    d = Daemon(public_tempdir("caisson-flags-"))
-    d.start()
-    try:
-        ok(d.cli("pull", "-q", catalog.ref("test/run")))
-        yield d
-    finally:
-        d.stop()
-        remove_tree(d.base)
-
-
-@pytest.fixture
-def image(catalog: Catalog) -> str:
-    return catalog.ref("test/run")
-
-
-@pytest.fixture(autouse=True)
-def no_leaks(runner: Daemon) -> Iterator[None]:
-    """Every test removes its containers and volumes; nothing of them may stay on the host."""
-    yield
-    runner.remove_containers()
-    ids = leaks.container_ids(runner.data_root)
-    after = leaks.state(runner.base, runner.data_root, runner.exec_root, ids)
-    assert after.empty(), f"left behind: {after}"
-    assert not ids, f"container directories left: {ids}"
-    for name in runner.cli("volume", "ls", "-q").out.split():
-        runner.cli("volume", "rm", "-f", name)
 
 
 def run(d: Daemon, *args: str, **kw: object) -> CliResult:

@@ -1,0 +1,50 @@
+"""Fixtures of the container tests: a daemon per test module with the `test/run` image
+pulled, and the check that a test's containers left nothing on the host (use it with
+`pytestmark = pytest.mark.usefixtures("no_leaks")`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import leaks
+from tests.support.catalog import Catalog
+from tests.support.expect import ok
+from tests.support.processes import public_tempdir, remove_tree
+from tests.support.services import Daemon
+
+
+@pytest.fixture(scope="module")
+def runner(catalog: Catalog) -> Iterator[Daemon]:
+    d = Daemon(public_tempdir("caisson-run-"))
+    d.start()
+    try:
+        ok(d.cli("pull", "-q", catalog.ref("test/run")))
+        yield d
+    finally:
+        d.stop()
+        remove_tree(d.base)
+
+
+@pytest.fixture
+def image(catalog: Catalog) -> str:
+    return catalog.ref("test/run")
+
+
+@pytest.fixture
+def no_leaks(runner: Daemon) -> Iterator[None]:
+    """Every test removes its containers (and volumes); nothing of them may stay: no mount,
+    no monitor, no container directory, and no cgroup that was not there before the test
+    (also one of a container already removed)."""
+    cgroups_before = leaks.all_container_cgroups()
+    yield
+    runner.remove_containers()
+    ids = leaks.container_ids(runner.data_root)
+    after = leaks.state(runner.base, runner.data_root, runner.exec_root, ids)
+    new_cgroups = leaks.all_container_cgroups() - cgroups_before
+    for name in runner.cli("volume", "ls", "-q").out.split():
+        runner.cli("volume", "rm", "-f", name)
+    assert after.empty(), f"left behind: {after}"
+    assert not ids, f"container directories left: {ids}"
+    assert not new_cgroups, f"cgroups left: {new_cgroups}"
