@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from caisson import errors, reference
 from caisson.cli import args as cli_args
@@ -26,26 +26,17 @@ def header(parsed: reference.Reference) -> str:
     return f"{what}: Pulling from {parsed.path}"
 
 
-def pull(ctx: Context, args: argparse.Namespace) -> int:
-    ref: str = args.reference
-    quiet: bool = args.quiet
-    try:
-        # Docker's client checks the reference before it calls the daemon, and says why not
-        # without an "Error response from daemon" prefix.
-        parsed = reference.parse(ref, default_tag=False)
-    except errors.InvalidArgument as e:
-        raise CLIError(str(e)) from None
-    req = daemon_pb2.PullRequest(reference=ref, platform=args.platform or "")
-    creds = auth.credentials_for_reference(ctx.config_dir, ref)
-    if creds is not None:
-        req.auth.CopyFrom(creds)
-    if not (parsed.tag or parsed.digest):
-        parsed = parsed.with_tag(reference.DEFAULT_TAG)
-        if not quiet:
-            ctx.out(f"Using default tag: {reference.DEFAULT_TAG}")
-
-    tty = ctx.stdout.isatty()
-    progress = PullProgress(ctx.stdout, tty, terminal_width(ctx.stdout) if tty else 0)
+def stream(
+    ctx: Context,
+    req: daemon_pb2.PullRequest,
+    parsed: reference.Reference,
+    out: TextIO,
+    tty: bool,
+    quiet: bool,
+) -> daemon_pb2.PullResult:
+    """Runs the daemon's pull job, drawing its progress on `out` as docker does (`pull` on
+    stdout; `run` and `create` on stderr, so their stdout holds only the container's)."""
+    progress = PullProgress(out, tty, terminal_width(out) if tty else 0)
     result: daemon_pb2.PullResult | None = None
     # Shown once the daemon answers, so a rejected pull prints only its error.
     pending_header = "" if quiet else header(parsed)
@@ -74,6 +65,28 @@ def pull(ctx: Context, args: argparse.Namespace) -> int:
         progress.message(f"Digest: {result.digest}")
         what = "Downloaded newer image" if result.downloaded else "Image is up to date"
         progress.message(f"Status: {what} for {output.familiar(result.reference)}")
+    return result
+
+
+def pull(ctx: Context, args: argparse.Namespace) -> int:
+    ref: str = args.reference
+    quiet: bool = args.quiet
+    try:
+        # Docker's client checks the reference before it calls the daemon, and says why not
+        # without an "Error response from daemon" prefix.
+        parsed = reference.parse(ref, default_tag=False)
+    except errors.InvalidArgument as e:
+        raise CLIError(str(e)) from None
+    req = daemon_pb2.PullRequest(reference=ref, platform=args.platform or "")
+    creds = auth.credentials_for_reference(ctx.config_dir, ref)
+    if creds is not None:
+        req.auth.CopyFrom(creds)
+    if not (parsed.tag or parsed.digest):
+        parsed = parsed.with_tag(reference.DEFAULT_TAG)
+        if not quiet:
+            ctx.out(f"Using default tag: {reference.DEFAULT_TAG}")
+
+    result = stream(ctx, req, parsed, ctx.stdout, ctx.stdout.isatty(), quiet)
     ctx.out(result.reference)
     return 0
 

@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 
 from caisson import errors, reference
 from caisson.cli import args as cli_args
-from caisson.cli import auth, containers, lazy, output, pull, runflags
+from caisson.cli import auth, containers, lazy, pull, runflags
 from caisson.cli.attach import is_terminal
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError, NotFound
-from caisson.cli.progress import PullProgress, terminal_width
 
 if TYPE_CHECKING:
     from caisson_api.daemon.v1 import containers_pb2 as pb
@@ -85,34 +84,7 @@ def pull_image(ctx: Context, ref: reference.Reference, platform: str, quiet: boo
     creds = auth.credentials_for_reference(ctx.config_dir, ref.familiar())
     if creds is not None:
         req.auth.CopyFrom(creds)
-    tty = is_terminal(ctx.stderr)
-    progress = PullProgress(ctx.stderr, tty, terminal_width(ctx.stderr) if tty else 0)
-    pending_header = "" if quiet else pull.header(ref)
-    result: daemon_pb2.PullResult | None = None
-    call = ctx.daemon.images.Pull(req)
-    try:
-        with ctx.daemon.calls():
-            for event in call:
-                kind = event.WhichOneof("event")
-                if pending_header:
-                    progress.message(pending_header)
-                    pending_header = ""
-                if kind == "layers" and not quiet:
-                    for layer in event.layers.layers:
-                        progress.layer(layer, initial=True)
-                elif kind == "layer" and not quiet:
-                    progress.layer(event.layer)
-                elif kind == "result":
-                    result = event.result
-    except KeyboardInterrupt:
-        call.cancel()
-        raise
-    if result is None:
-        raise CLIError("Error response from daemon: the pull ended without a result")
-    if not quiet:
-        progress.message(f"Digest: {result.digest}")
-        what = "Downloaded newer image" if result.downloaded else "Image is up to date"
-        progress.message(f"Status: {what} for {output.familiar(result.reference)}")
+    pull.stream(ctx, req, ref, ctx.stderr, is_terminal(ctx.stderr), quiet)
 
 
 def create_container(
