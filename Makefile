@@ -43,7 +43,7 @@ check-gen:
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	$(PY) -m grpc_tools.protoc -I protos --python_out=$$tmp --grpc_python_out=$$tmp --pyi_out=$$tmp $(PROTOS) && \
 	find $$tmp/caisson_api -type d -exec touch {}/__init__.py \; && \
-	diff -r $$tmp/caisson_api gen/caisson_api >/dev/null || \
+	diff -r -x __pycache__ $$tmp/caisson_api gen/caisson_api >/dev/null || \
 	{ echo "gen/ is out of date with protos/: run 'make gen' and commit"; exit 1; }
 
 lint:
