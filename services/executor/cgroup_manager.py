@@ -68,7 +68,7 @@ class Resources:
     cpuset_cpus: str | None = None  # "0-2,4" (--cpuset-cpus)
     pids_limit: int | None = None  # <= 0 unlimited (--pids-limit)
     # Device access rules ("c 1:3 rwm"); DEFAULT_DEVICES for a container, ("a",) for a
-    # privileged one. v1's devices controller only (v2 needs an eBPF program: not done).
+    # privileged one: v1's devices.allow, v2's eBPF device program (devicefilter.py).
     devices: tuple[str, ...] | None = None
 
     def validate(self, update: bool = False) -> None:
@@ -661,6 +661,14 @@ class CgroupV2(Cgroup):
         if r.pids_limit is not None:
             limit = "max" if r.pids_limit <= 0 else str(r.pids_limit)
             self._write(self._need("pids.max", "--pids-limit"), limit)
+        if r.devices is not None and r.devices != ("a",):
+            # v2 has no devices.allow: an eBPF program on the cgroup decides.
+            from caisson.executor import devicefilter
+
+            try:
+                devicefilter.attach(self.fs.path(self._rel()), list(r.devices))
+            except OSError as e:
+                raise _os_error(e, "restricting devices") from None
 
     def _current_memory_max(self) -> int | None:
         value = self._read(self._rel("memory.max"))
