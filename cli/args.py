@@ -1,47 +1,185 @@
 """argparse made to read and reject command lines as docker's (cobra and pflag) do.
 
-- A bad flag is a usage error: exit 125, pointing at the command's --help.
+- A bad flag is a usage error (exit 125) worded as pflag words it, followed by the pointer to
+  the command's --help, as docker 20.10's FlagErrorFunc prints it: "unknown flag: --x",
+  "unknown shorthand flag: 'x' in -x", "flag needs an argument: --name",
+  'invalid argument "abc" for "-m, --memory" flag: ...'. Flags are never abbreviated.
 - A wrong number of arguments is an ordinary error (exit 1) with cobra's text and the
   command's usage line: '"caisson rmi" requires at least 1 argument.' Each command states
   what it takes with `takes()`; the arguments may come before, between or after the flags.
 - A bool flag made with `add_bool()` takes Go's `--flag=false` form, and a bare `--flag`
-  never takes the next word as its value (`history --human IMAGE`).
+  never takes the next word as its value (`history --human IMAGE`). A plain store_true flag
+  takes `--flag=true` and `--flag=false` too, as every pflag bool does.
+- An unknown command is an ordinary error (exit 1): "caisson: 'x' is not a caisson command."
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from caisson.cli.errors import CLIError, UsageError
+from caisson.cli.errors import CLIError, FlagError
 
-_INVALID_CHOICE = re.compile(r"argument [A-Za-z_]+: invalid choice: '([^']*)'")
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)'")
+_IGNORED_ARGUMENT = re.compile(r"ignored explicit argument '(.*)'$")
 # strconv.ParseBool's words.
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 
 
 class Parser(argparse.ArgumentParser):
-    """Reports usage errors as docker does (exit 125) instead of exiting 2."""
+    """Reports usage errors as docker does (exit 125, pflag's words) instead of exiting 2."""
 
     # The option strings of this parser's Go bool flags.
     go_bools: frozenset[str] = frozenset()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # pflag knows no abbreviations (`--mem` is an unknown flag, not --memory), and a bad
+        # command line raises here so it can be worded as pflag's.
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs["exit_on_error"] = False
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
-        m = _INVALID_CHOICE.match(message)
-        if m:
-            message = f"'{m.group(1)}' is not a {self.prog} command"
-        raise UsageError(message, self.prog)
+        # What argparse still reports through error(): words it cannot place.
+        raise FlagError(message, self.prog, self.usage_if_group())
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
-        if args is not None and self.go_bools:
-            args = _explicit_bools(list(args), self.go_bools)
-        return super().parse_known_args(args, namespace)
+        return self.parse_flags(list(sys.argv[1:] if args is None else args), namespace)
+
+    def parse_flags(
+        self, argv: list[str], namespace: argparse.Namespace | None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's parse_known_args, with Go's bool forms and pflag's complaints."""
+        if self._subparsers is None:
+            argv = self._bools_spelled_out(argv)
+        try:
+            return super().parse_known_args(argv, namespace)
+        except argparse.ArgumentError as e:
+            raise self._complaint(e, argv) from None
+
+    def usage_if_group(self) -> str:
+        """cobra adds the usage to a flag error of a command that has subcommands."""
+        return self.format_help() if self._subparsers is not None else ""
+
+    def _bools_spelled_out(self, argv: list[str]) -> list[str]:
+        """Go's bool forms, for argparse: a bare Go bool flag becomes `--flag=true`; a
+        store_true flag given a value (`--all=false`, `-a=true`) becomes the flag or nothing."""
+        out: list[str] = []
+        for i, arg in enumerate(argv):
+            if arg == "--":
+                return out + argv[i:]
+            name, eq, value = arg.partition("=")
+            action = self._option_string_actions.get(name)
+            if arg in self.go_bools:
+                out.append(f"{arg}=true")
+            elif eq and isinstance(action, argparse._StoreTrueAction):
+                try:
+                    if go_bool(value):
+                        out.append(name)
+                except argparse.ArgumentTypeError as e:
+                    message = invalid_argument(value, action.option_strings, str(e))
+                    raise FlagError(message, self.prog) from None
+            else:
+                out.append(arg)
+        return out
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        convert = self._registry_get("type", action.type, action.type)
+        if not callable(convert):
+            return super()._get_value(action, arg_string)
+        try:
+            return convert(arg_string)
+        except argparse.ArgumentTypeError as e:
+            reason = str(e)
+        except (TypeError, ValueError):
+            reason = (
+                f"strconv.ParseInt: parsing {go_quote(arg_string)}: invalid syntax"
+                if convert is int
+                else f"invalid value {go_quote(arg_string)}"
+            )
+        raise FlagError(invalid_argument(arg_string, action.option_strings, reason), self.prog)
+
+    def _complaint(self, e: argparse.ArgumentError, argv: list[str]) -> CLIError:
+        names = (e.argument_name or "").split("/")
+        choice = _INVALID_CHOICE.match(e.message)
+        if choice:
+            return self._unknown_command(choice.group(1))
+        if e.message == "expected one argument":
+            return FlagError(_needs_argument(names, argv), self.prog, self.usage_if_group())
+        ignored = _IGNORED_ARGUMENT.match(e.message)
+        if ignored:
+            # A short bool flag joined to letters that are no flag: `-iZ`.
+            rest = ignored.group(1)
+            return FlagError(
+                f"unknown shorthand flag: {go_char(rest[0])} in -{rest}",
+                self.prog,
+                self.usage_if_group(),
+            )
+        return FlagError(e.message, self.prog, self.usage_if_group())
+
+    def _unknown_command(self, name: str) -> CLIError:
+        if self.prog == "caisson":
+            # docker's root command: an ordinary error, exit 1.
+            return CLIError(f"caisson: '{name}' is not a caisson command.\nSee 'caisson --help'")
+        # cobra's NoArgs for a command with subcommands: its usage after an empty line.
+        return CLIError("\n" + self.format_help().rstrip())
+
+
+def go_quote(text: str) -> str:
+    """Go's %q of a string (strconv.Quote), close enough for what a user types."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def go_char(char: str) -> str:
+    """Go's %q of a byte: 'x'."""
+    return f"'{char}'" if char not in "'\\" else f"'\\{char}'"
+
+
+def flag_name(option_strings: Sequence[str]) -> str:
+    """How pflag names a flag in its errors: "-m, --memory" or "--memory"."""
+    short = next((o for o in option_strings if len(o) == 2 and o[1] != "-"), "")
+    long = next((o for o in option_strings if o.startswith("--")), "")
+    if short and long:
+        return f"{short}, {long}"
+    return long or short
+
+
+def invalid_argument(value: str, option_strings: Sequence[str], reason: str) -> str:
+    """pflag's message for a value its flag's Set() refused."""
+    name = go_quote(flag_name(option_strings))
+    return f"invalid argument {go_quote(value)} for {name} flag: {reason}"
+
+
+def unknown_flag(word: str) -> str:
+    """pflag's words for a flag it does not know, as the user typed it."""
+    if word.startswith("--"):
+        name = word[2:].partition("=")[0]
+        if not name or name[0] in "-=":
+            return f"bad flag syntax: {word}"
+        return f"unknown flag: --{name}"
+    return f"unknown shorthand flag: {go_char(word[1])} in {word}"
+
+
+def _needs_argument(names: list[str], argv: list[str]) -> str:
+    """pflag's words for a flag given without its value: the flag as typed, its last use."""
+    longs = [n for n in names if n.startswith("--")]
+    shorts = [n[1] for n in names if len(n) == 2 and n[1] != "-"]
+    words = argv[: argv.index("--")] if "--" in argv else argv
+    for word in reversed(words):
+        if word in longs:
+            return f"flag needs an argument: {word}"
+        # A short flag that needs a value and has none ends its word: -e, -ie.
+        if word[:1] == "-" and word[1:2] != "-" and word[-1:] in shorts:
+            return f"flag needs an argument: {go_char(word[-1])} in -{word[-1]}"
+    return f"flag needs an argument: {longs[0] if longs else names[0]}"
 
 
 def go_bool(text: str) -> bool:
@@ -49,7 +187,7 @@ def go_bool(text: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise argparse.ArgumentTypeError(f'invalid argument "{text}": want true or false')
+    raise argparse.ArgumentTypeError(f"strconv.ParseBool: parsing {go_quote(text)}: invalid syntax")
 
 
 def add_bool(p: argparse.ArgumentParser, *names: str, default: bool, help: str) -> None:
@@ -68,15 +206,6 @@ def add_bool(p: argparse.ArgumentParser, *names: str, default: bool, help: str) 
         help=f"{help} (default {'true' if default else 'false'})",
     )
     p.go_bools = p.go_bools | frozenset(names)
-
-
-def _explicit_bools(argv: list[str], names: frozenset[str]) -> list[str]:
-    for i, arg in enumerate(argv):
-        if arg == "--":
-            break
-        if arg in names:
-            argv[i] = f"{arg}=true"
-    return argv
 
 
 @dataclass(frozen=True)
@@ -128,11 +257,15 @@ def bind(args: argparse.Namespace, extra: list[str]) -> None:
     """Checks what parse_known_args left over and the argument count, then fills the names
     the command declared. Words argparse left over are arguments that came after a flag."""
     parser: argparse.ArgumentParser = args.help_parser
+    usage = parser.usage_if_group() if isinstance(parser, Parser) else ""
     flags = [x for x in extra if x.startswith("-") and x != "-"]
+    if flags:
+        raise FlagError(unknown_flag(flags[0]), parser.prog, usage)
     arity: Arity | None = getattr(args, "arity", None)
-    if flags or (extra and arity is None):
-        raise UsageError(f"unrecognized arguments: {' '.join(flags or extra)}", parser.prog)
     if arity is None:
+        if extra:
+            # cobra's NoArgs for a command with subcommands: its usage after an empty line.
+            raise CLIError("\n" + parser.format_help().rstrip())
         return
     given = [*(getattr(args, "operands", None) or []), *extra]
     if len(given) < arity.least or (arity.most is not None and len(given) > arity.most):

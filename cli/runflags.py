@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from caisson.cli import args as cli_args
 from caisson.cli import lazy
-from caisson.cli.errors import UsageError
+from caisson.cli.errors import FlagError, UsageError
 
 if TYPE_CHECKING:
     from caisson_api.daemon.v1 import containers_pb2 as pb
@@ -41,8 +41,7 @@ class InterspersedParser(cli_args.Parser):
         head, tail = argv[:split], argv[split:]
         if tail and tail[0] == "--":
             tail = tail[1:]
-        head = [f"{a}=true" if a in self.go_bools else a for a in head]
-        ns, extra = argparse.ArgumentParser.parse_known_args(self, head, namespace)
+        ns, extra = self.parse_flags(head, namespace)
         ns.operands = [*(getattr(ns, "operands", None) or []), *tail]
         return ns, extra
 
@@ -603,15 +602,46 @@ def add_container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--platform", default="", help="Set platform (os/arch[/variant])")
 
 
+class _BadFlagValue(ValueError):
+    """A value docker's flag type refuses as pflag parses it, so worded as a flag error."""
+
+
 def _check(display: str, value: str, fn: Callable[[str], Any]) -> Any:
     try:
         return fn(value)
     except ValueError as e:
-        raise ValueError(f'invalid argument "{value}" for "{display}" flag: {e}') from None
+        message = cli_args.invalid_argument(value, display.split(", "), str(e))
+        raise _BadFlagValue(message) from None
 
 
 def _checked_list(display: str, values: Sequence[str], fn: Callable[[str], Any]) -> list[Any]:
     return [_check(display, v, fn) for v in values]
+
+
+def network_mode(networks: Sequence[str]) -> str:
+    """The one network a container joins: docker 20.10's parseNetworkOpts on the client, and
+    its daemon's refusal of a create that names several."""
+    names = list(dict.fromkeys(networks))
+    if len(names) < len(networks):
+        twice = next(n for n in names if networks.count(n) > 1)
+        raise ValueError(f'network "{twice}" is specified multiple times')
+    if len({_user_defined(n) for n in names}) > 1:
+        raise ValueError(
+            "conflicting options: cannot attach both user-defined and non-user-defined "
+            "network-modes"
+        )
+    if len(names) > 1:
+        raise ValueError(
+            "Error response from daemon: Container cannot be connected to network endpoints: "
+            + ", ".join(names)
+        )
+    return names[0] if names else ""
+
+
+def _user_defined(network: str) -> bool:
+    return network not in ("default", "bridge", "host", "none") and not network.startswith(
+        "container:"
+    )
 
 
 def validate_pull(value: str) -> None:
@@ -627,6 +657,8 @@ def build_request(
     """The request docker's parse() would make of these flags; UsageError when one is bad."""
     try:
         return _build(args, os.environ if environ is None else environ)
+    except _BadFlagValue as e:
+        raise FlagError(str(e), args.help_parser.prog) from None
     except ValueError as e:
         raise UsageError(str(e), args.help_parser.prog) from None
 
@@ -697,7 +729,7 @@ def _build(args: argparse.Namespace, environ: Mapping[str, str]) -> pb.CreateCon
         config.stop_timeout = stop_timeout
 
     host = pb.HostConfig(
-        network_mode=args.network[0] if args.network else "",
+        network_mode=network_mode(args.network),
         auto_remove=args.rm,
         privileged=args.privileged,
         readonly_rootfs=args.read_only,

@@ -691,21 +691,83 @@ def test_daemons_own_unavailable_is_an_error_response(fake_daemon: FakeDaemon) -
 @pytest.mark.parametrize(
     ("argv", "message", "see"),
     [
-        (["nope"], "'nope' is not a caisson command", "caisson"),
-        (["images", "--bogus"], "unrecognized arguments: --bogus", "caisson images"),
-        (["rmi", "--bogus"], "unrecognized arguments: --bogus", "caisson rmi"),
-        (["history", "--human=maybe", "x"], "argument -H/--human: invalid", "caisson history"),
-        (["-H", "bogus://x", "images"], "invalid address 'bogus://x'", "caisson"),
-        (["events", "--since", "soon"], "argument --since: failed to parse", "caisson events"),
-        (["image", "nope"], "'nope' is not a caisson image command", "caisson image"),
+        (["images", "--bogus"], "unknown flag: --bogus", "caisson images"),
+        (["rmi", "--bogus=1"], "unknown flag: --bogus", "caisson rmi"),
+        (["images", "--qu"], "unknown flag: --qu", "caisson images"),  # no abbreviations
+        (["images", "---x"], "bad flag syntax: ---x", "caisson images"),
+        (["ps", "-Z"], "unknown shorthand flag: 'Z' in -Z", "caisson ps"),
+        (["ps", "-aZq"], "unknown shorthand flag: 'Z' in -Zq", "caisson ps"),
+        (["rm", "-f", "--time"], "unknown flag: --time", "caisson rm"),
+        (["stop", "--time"], "flag needs an argument: --time", "caisson stop"),
+        (["stop", "-t"], "flag needs an argument: 't' in -t", "caisson stop"),
+        (
+            ["history", "--human=maybe", "x"],
+            'invalid argument "maybe" for "-H, --human" flag: '
+            'strconv.ParseBool: parsing "maybe": invalid syntax',
+            "caisson history",
+        ),
+        (
+            ["images", "--all=maybe"],
+            'invalid argument "maybe" for "-a, --all" flag: '
+            'strconv.ParseBool: parsing "maybe": invalid syntax',
+            "caisson images",
+        ),
+        (
+            ["ps", "-n", "x"],
+            'invalid argument "x" for "-n, --last" flag: '
+            'strconv.ParseInt: parsing "x": invalid syntax',
+            "caisson ps",
+        ),
+        (
+            ["ps", "--filter", "x"],
+            'invalid argument "x" for "-f, --filter" flag: '
+            "bad format of filter (expected name=value)",
+            "caisson ps",
+        ),
+        (
+            ["events", "--since", "soon"],
+            'invalid argument "soon" for "--since" flag: failed to parse',
+            "caisson events",
+        ),
     ],
 )
-def test_usage_errors_exit_125(argv: list[str], message: str, see: str) -> None:
+def test_flag_errors_read_as_pflag_and_exit_125(argv: list[str], message: str, see: str) -> None:
+    """docker 20.10's FlagErrorFunc: pflag's message as it is, then the pointer to --help."""
     out, err = io.StringIO(), io.StringIO()
     assert app.run(argv, stdout=out, stderr=err, environ={}) == 125
     first, second = err.getvalue().splitlines()
-    assert first.startswith(f"caisson: {message}") and first.endswith(".")
+    assert first.startswith(message)
     assert second == f"See '{see} --help'."
+
+
+def test_a_flag_error_of_a_command_with_subcommands_adds_its_usage() -> None:
+    err = io.StringIO()
+    assert app.run(["image", "--bogus"], stderr=err, environ={}) == 125
+    first, second, blank, *usage = err.getvalue().splitlines()
+    assert (first, second, blank) == ("unknown flag: --bogus", "See 'caisson image --help'.", "")
+    assert "caisson image" in usage[0] and any("prune" in line for line in usage)
+
+
+def test_go_bool_forms_of_a_plain_bool_flag(fake_daemon: FakeDaemon) -> None:
+    assert fake_daemon.run("images", "--quiet=true")[0] == 0
+    assert fake_daemon.run("images", "-q=false", "--all=0")[0] == 0
+
+
+def test_unknown_command_is_an_error_as_docker_words_it() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert app.run(["nope"], stdout=out, stderr=err, environ={}) == 1
+    assert err.getvalue() == "caisson: 'nope' is not a caisson command.\nSee 'caisson --help'\n"
+    err = io.StringIO()
+    assert app.run(["image", "nope"], stdout=out, stderr=err, environ={}) == 1
+    assert err.getvalue().startswith("\nusage: caisson image")
+
+
+def test_a_bad_daemon_address_is_a_usage_error() -> None:
+    err = io.StringIO()
+    assert app.run(["-H", "bogus://x", "images"], stderr=err, environ={}) == 125
+    first, second = err.getvalue().splitlines()
+    assert first.startswith("caisson: invalid address 'bogus://x'") and first.endswith(".")
+    assert second == "See 'caisson --help'."
 
 
 @pytest.mark.parametrize(

@@ -316,16 +316,81 @@ def test_seccomp_profile_is_sent_inline_and_compact(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["run", "create"])
 def test_bad_flag_through_the_cli_exits_125_and_points_at_help(command: str) -> None:
+    """A value the flag's type refuses reads as docker 20.10's FlagErrorFunc prints pflag's
+    error: no program prefix, no added period."""
     out, err = io.StringIO(), io.StringIO()
     code = app.run([command, "--memory", "lots", "busybox"], stdout=out, stderr=err, environ={})
     assert code == 125 and out.getvalue() == ""
     assert err.getvalue() == (
-        f'caisson: invalid argument "lots" for "-m, --memory" flag: invalid size: \'lots\'.\n'
+        'invalid argument "lots" for "-m, --memory" flag: invalid size: \'lots\'\n'
         f"See 'caisson {command} --help'.\n"
     )
     err = io.StringIO()
     assert app.run([command, "--bogus", "busybox"], stdout=out, stderr=err, environ={}) == 125
-    assert err.getvalue().endswith(f"See 'caisson {command} --help'.\n")
+    assert err.getvalue() == f"unknown flag: --bogus\nSee 'caisson {command} --help'.\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--name"], "flag needs an argument: --name"),
+        (["-e"], "flag needs an argument: 'e' in -e"),
+        (["-ite"], "flag needs an argument: 'e' in -e"),
+        (["-Z", "busybox"], "unknown shorthand flag: 'Z' in -Z"),
+        (["-iZ", "busybox"], "unknown shorthand flag: 'Z' in -Z"),
+        (["--no-such=1", "busybox"], "unknown flag: --no-such"),
+        (
+            ["--rm=maybe", "busybox"],
+            'invalid argument "maybe" for "--rm" flag: '
+            'strconv.ParseBool: parsing "maybe": invalid syntax',
+        ),
+        (
+            ["-d=maybe", "busybox"],
+            'invalid argument "maybe" for "-d, --detach" flag: '
+            'strconv.ParseBool: parsing "maybe": invalid syntax',
+        ),
+        (
+            ["--ulimit", "nproc=2:1", "busybox"],
+            'invalid argument "nproc=2:1" for "--ulimit" flag: '
+            "ulimit soft limit must be less than or equal to hard limit: 2 > 1",
+        ),
+    ],
+)
+def test_flag_errors_read_as_pflags(argv: list[str], message: str) -> None:
+    err = io.StringIO()
+    assert app.run(["run", *argv], stderr=err, environ={}) == 125
+    assert err.getvalue() == f"{message}\nSee 'caisson run --help'.\n"
+
+
+def test_an_error_of_parse_keeps_dockers_report_error_form() -> None:
+    """Flags that parse but do not go together: docker's reportError, "docker: X." """
+    err = io.StringIO()
+    assert app.run(["run", "--restart", "always", "--rm", "busybox"], stderr=err, environ={}) == 125
+    assert err.getvalue() == (
+        "caisson: Conflicting options: --restart and --rm.\nSee 'caisson run --help'.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("networks", "message"),
+    [
+        (
+            ["none", "host"],
+            "Error response from daemon: "
+            "Container cannot be connected to network endpoints: none, host",
+        ),
+        (
+            ["none", "mynet"],
+            "conflicting options: cannot attach both user-defined and non-user-defined "
+            "network-modes",
+        ),
+        (["none", "none"], 'network "none" is specified multiple times'),
+    ],
+)
+def test_more_than_one_network_is_refused_as_docker_does(networks: list[str], message: str) -> None:
+    argv = [w for n in networks for w in ("--network", n)]
+    assert usage_error(*argv, "busybox") == message
+    assert request("--net", "host", "busybox").host_config.network_mode == "host"
 
 
 def test_dash_h_is_hostname_and_help_is_long_only() -> None:
