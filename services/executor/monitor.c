@@ -21,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -452,9 +453,14 @@ static void child_exec(char **argv, const char *cwd, int in, int outw, int errw,
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* ignored signals stay ignored across execve: give the container the defaults back */
+	/* ignored signals stay ignored across execve: give the container the defaults back;
+	 * glibc refuses to touch the two it reserves (32, 33), so those through the kernel */
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
+	struct { void (*handler)(int); unsigned long flags; void (*restorer)(void); unsigned long mask; }
+		dfl = {SIG_DFL, 0, NULL, 0};
+	for (int sig = 32; sig < SIGRTMIN; sig++)
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
 	setsid();
 	if (o.tty && !o.console)
 		ioctl(outw, TIOCSCTTY, 0);

@@ -4,6 +4,7 @@ pulled, and the check that a test's containers left nothing on the host (use it 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -35,14 +36,27 @@ def image(catalog: Catalog) -> str:
 @pytest.fixture
 def no_leaks(runner: Daemon) -> Iterator[None]:
     """Every test removes its containers (and volumes); nothing of them may stay: no mount,
-    no monitor, no container directory, and no cgroup that was not there before the test
-    (also one of a container already removed)."""
-    cgroups_before = leaks.all_container_cgroups()
+    no monitor, no container directory, and no cgroup of a container the test made (also of
+    one already removed: the daemon's event log names every container created)."""
+    since = time.time()
     yield
     runner.remove_containers()
     ids = leaks.container_ids(runner.data_root)
     after = leaks.state(runner.base, runner.data_root, runner.exec_root, ids)
-    new_cgroups = leaks.all_container_cgroups() - cgroups_before
+    created = runner.cli(
+        "events",
+        "--since",
+        f"{since:.3f}",
+        "--until",
+        f"{time.time():.3f}",
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=create",
+        "--format",
+        "{{.Actor.ID}}",
+    ).out.split()
+    new_cgroups = leaks.container_cgroups(set(created))
     for name in runner.cli("volume", "ls", "-q").out.split():
         runner.cli("volume", "rm", "-f", name)
     assert after.empty(), f"left behind: {after}"

@@ -110,15 +110,3 @@ def sweep(base: str, data_root: str, exec_root: str) -> None:
     for cg in container_cgroups(ids):
         with contextlib.suppress(OSError):
             os.rmdir(cg)
-
-
-def all_container_cgroups(parent: str = "caisson") -> set[str]:
-    """Every cgroup directory under PARENT, in every hierarchy (whoever made it)."""
-    out = set()
-    for hierarchy in [*os.listdir(CGROUP_ROOT), ""]:
-        d = os.path.join(CGROUP_ROOT, hierarchy, parent)
-        with contextlib.suppress(OSError):
-            out |= {
-                os.path.join(d, e.name) for e in os.scandir(d) if e.is_dir(follow_symlinks=False)
-            }
-    return out
