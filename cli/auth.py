@@ -12,7 +12,7 @@ from caisson import errors, reference
 from caisson.cli import args as cli_args
 from caisson.cli import config, lazy
 from caisson.cli.context import Context
-from caisson.cli.errors import CLIError, UsageError
+from caisson.cli.errors import CLIError
 
 if TYPE_CHECKING:
     from caisson_api.daemon.v1 import daemon_pb2
@@ -141,9 +141,9 @@ def _ask_username(ctx: Context, host: str) -> str:
 def login(ctx: Context, args: argparse.Namespace) -> int:
     host = registry_host(args.server)
     if args.password is not None and args.password_stdin:
-        raise UsageError("--password and --password-stdin are mutually exclusive", "caisson login")
+        raise CLIError("--password and --password-stdin are mutually exclusive")
     if args.password_stdin and not args.username:
-        raise UsageError("Must provide --username with --password-stdin", "caisson login")
+        raise CLIError("Must provide --username with --password-stdin")
     if args.password is not None:
         ctx.err("WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
     interactive = not args.username or (args.password is None and not args.password_stdin)

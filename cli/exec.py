@@ -11,7 +11,7 @@ from caisson.cli import args as cli_args
 from caisson.cli import attach as stdio
 from caisson.cli import containers, lazy, runflags
 from caisson.cli.context import Context
-from caisson.cli.errors import CLIError, NotFound, UsageError
+from caisson.cli.errors import CLIError, FlagError, NotFound
 
 if TYPE_CHECKING:
     from caisson_api.daemon.v1 import containers_pb2 as pb
@@ -25,7 +25,7 @@ def exec_open(args: argparse.Namespace) -> pb.ExecOpen:
         env = [runflags.validate_env(e, os.environ) for e in args.env]
     except ValueError as e:
         bad = next(v for v in args.env if not v.partition("=")[0])
-        raise UsageError(
+        raise FlagError(
             f'invalid argument "{bad}" for "-e, --env" flag: {e}', args.help_parser.prog
         ) from None
     return pb.ExecOpen(

@@ -198,8 +198,8 @@ def test_login_to_docker_hub_by_default_and_logout(
     [
         (["login"], 1, "Cannot perform an interactive login from a non TTY device"),
         (["login", "-u", "a"], 1, "Cannot perform an interactive login from a non TTY device"),
-        (["login", "--password-stdin"], 125, "Must provide --username with --password-stdin"),
-        (["login", "-u", "a", "-p", "x", "--password-stdin"], 125, "mutually exclusive"),
+        (["login", "--password-stdin"], 1, "Must provide --username with --password-stdin"),
+        (["login", "-u", "a", "-p", "x", "--password-stdin"], 1, "mutually exclusive"),
         (["login", "-u", "a", "--password-stdin"], 1, "Password Required"),
     ],
 )
