@@ -126,6 +126,7 @@ class Server:
         self._services: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]
         self._unix_paths: list[str] = []
         self._stopped = threading.Event()
+        self._done = threading.Event()  # stop() has finished, its hooks included
         self._stop_hooks: list[Callable[[], None]] = []
 
     def add(
@@ -165,16 +166,19 @@ class Server:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        self.health.enter_graceful_shutdown()
-        self.grpc.stop(grace).wait()
-        for hook in self._stop_hooks:
-            try:
-                hook()
-            except Exception:  # noqa: BLE001 - keep stopping the rest
-                log.exception("stop hook failed", service=self.name)
-        for path in self._unix_paths:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+        try:
+            self.health.enter_graceful_shutdown()
+            self.grpc.stop(grace).wait()
+            for hook in self._stop_hooks:
+                try:
+                    hook()
+                except Exception:  # noqa: BLE001 - keep stopping the rest
+                    log.exception("stop hook failed", service=self.name)
+            for path in self._unix_paths:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        finally:
+            self._done.set()
 
     def trap_signals(self, on_hup: Callable[[], None] | None = None, grace: float = 5.0) -> None:
         def stop(signum: int, _frame: Any) -> None:
@@ -187,8 +191,10 @@ class Server:
             signal.signal(signal.SIGHUP, lambda *_: on_hup())
 
     def wait(self) -> None:
+        """Returns once stop() has run to its end (the process may exit then: a stop hook
+        cut short by the exit would leave its cleanup half done)."""
         # Polling keeps the main thread able to run Python signal handlers.
-        while not self._stopped.wait(0.5):
+        while not self._done.wait(0.5):
             pass
         self.grpc.wait_for_termination()
 

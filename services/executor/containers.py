@@ -159,6 +159,11 @@ class ContainerManager:
 
     def close(self) -> None:
         self._closed.set()
+        if not self._ids():
+            # No container of ours is left: our parent cgroup goes too (it stays while any
+            # other engine sharing it has containers: rmdir of a busy cgroup just fails).
+            with contextlib.suppress(errors.CaissonError):
+                self._cgroup("0" * 12).remove_parent()
 
     def subscribe(self, listener: Callable[[State], None]) -> Callable[[], None]:
         with self._lock:
