@@ -16,6 +16,7 @@ from typing import TextIO
 
 from caisson import __version__
 from caisson.cli import args as cli_args
+from caisson.cli import attach as stdio
 from caisson.cli import (
     auth,
     client,
@@ -137,6 +138,8 @@ def run(
             return 0
         ctx = _context(args, environ, stdin, stdout, stderr)
         return int(args.func(ctx, args))
+    except stdio.Detached:
+        return 0  # docker: detaching leaves the container running and says nothing
     except UsageError as e:
         stderr.write(e.render() + "\n")
         return e.exit_code

@@ -26,8 +26,11 @@ from caisson.cli.context import Context
 from caisson.cli.errors import CLIError
 
 if TYPE_CHECKING:
+    import grpc
+
     from caisson_api.daemon.v1 import containers_pb2 as pb
 else:
+    grpc = lazy.module("grpc")
     pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
 
 CHUNK = 32 * 1024
@@ -154,6 +157,30 @@ Request = Any  # pb.AttachRequest or pb.ExecRequest: the same oneof shape
 Response = Any  # pb.AttachResponse or pb.ExecResponse
 
 
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+_CTRL = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
+
+
+class Detached(Exception):
+    """The user typed the detach keys: the session ends, the container runs on (exit 0)."""
+
+
+def detach_sequence(keys: str) -> bytes:
+    """docker's --detach-keys ("ctrl-p,ctrl-q", "a,ctrl-z") as the bytes to watch for."""
+    out = bytearray()
+    for key in (keys or DEFAULT_DETACH_KEYS).split(","):
+        k = key.strip().lower()
+        if len(k) == 1:
+            out.append(ord(k))
+        elif k.startswith("ctrl-") and len(k) == 6 and "a" <= k[5] <= "z":
+            out.append(ord(k[5]) - ord("a") + 1)
+        elif k.startswith("ctrl-") and len(k) == 6 and k[5] in _CTRL:
+            out.append(_CTRL[k[5]])
+        else:
+            raise CLIError(f"Invalid detach keys ({keys}) provided")
+    return bytes(out)
+
+
 @dataclass
 class Outcome:
     """What a stdio session ended with: the id the daemon named first (the container for
@@ -174,12 +201,17 @@ class Pump:
         *,
         stdin: bool,
         tty: bool,
+        detach_keys: str = "",
     ) -> None:
         self._ctx = ctx
         self._request_type = request_type
         self._open = open_message
         self._stdin = stdin
         self._tty = tty
+        # Watched for on a terminal's input only, as docker does.
+        self._detach = detach_sequence(detach_keys) if tty and stdin else b""
+        self._detached = threading.Event()
+        self._call: Any = None
         self._requests: queue.Queue[Request | None] = queue.Queue()
 
     def requests(self) -> Iterator[Request]:
@@ -189,6 +221,7 @@ class Pump:
 
     def _feed_stdin(self) -> None:
         read = _byte_reader(self._ctx.stdin)
+        held = b""  # the start of the detach sequence, held back until it is told apart
         while True:
             try:
                 data = read()
@@ -198,7 +231,27 @@ class Pump:
                 # End of input: the container's stdin is closed (`echo hi | run -i cat`).
                 self._requests.put(self._request_type(close_stdin=True))
                 return
-            self._requests.put(self._request_type(stdin=data))
+            if self._detach:
+                data, held = self._scan(held + data)
+                if held == self._detach:
+                    self._detached.set()
+                    if self._call is not None:
+                        self._call.cancel()
+                    return
+            if data:
+                self._requests.put(self._request_type(stdin=data))
+
+    def _scan(self, data: bytes) -> tuple[bytes, bytes]:
+        """(what to send, what to hold): the whole sequence, or a prefix of it that ends the
+        data, is held; everything else goes to the container."""
+        seq = self._detach
+        i = data.find(seq)
+        if i >= 0:
+            return data[:i], seq
+        for n in range(min(len(seq) - 1, len(data)), 0, -1):
+            if data.endswith(seq[:n]):
+                return data[:-n], seq[:n]
+        return data, b""
 
     def _resize(self, _signum: int) -> None:
         size = terminal_size(self._ctx.stdout, self._ctx.stdin)
@@ -212,6 +265,7 @@ class Pump:
         # A tty has one output stream; the daemon sends it as stdout, but be safe.
         err = out if self._tty else BinaryWriter(self._ctx.stderr)
         call = start(self.requests())
+        self._call = call
         raw = self._tty and self._stdin and is_terminal(self._ctx.stdin)
         resize = self._tty and is_terminal(self._ctx.stdout)
         try:
@@ -235,6 +289,10 @@ class Pump:
                         outcome.exit = response.exit
         except KeyboardInterrupt:
             call.cancel()  # type: ignore[attr-defined]
+            raise
+        except grpc.RpcError:
+            if self._detached.is_set():
+                raise Detached() from None
             raise
         finally:
             # Ends the request stream, so gRPC's sending thread does not wait on it forever.

@@ -677,15 +677,30 @@ def attach(ctx: Context, args: argparse.Namespace) -> int:
     if stdin and tty and not stdio.is_terminal(ctx.stdin):
         raise CLIError("the input device is not a TTY")
     open_message = pb.AttachOpen(container=args.container, stdin=stdin, stdout=True, stderr=True)
-    return stdio_session(ctx, args.container, open_message, tty=tty, sig_proxy=args.sig_proxy)
+    return stdio_session(
+        ctx,
+        args.container,
+        open_message,
+        tty=tty,
+        sig_proxy=args.sig_proxy,
+        detach_keys=args.detach_keys,
+    )
 
 
 def stdio_session(
-    ctx: Context, container: str, open_message: pb.AttachOpen, *, tty: bool, sig_proxy: bool
+    ctx: Context,
+    container: str,
+    open_message: pb.AttachOpen,
+    *,
+    tty: bool,
+    sig_proxy: bool,
+    detach_keys: str = "",
 ) -> int:
     """Attaches (and starts, with open.start), pumps stdio and returns the exit code; a
     process that could not start ends it with its error on stderr."""
-    status = attach_session(ctx, container, open_message, tty=tty, sig_proxy=sig_proxy)
+    status = attach_session(
+        ctx, container, open_message, tty=tty, sig_proxy=sig_proxy, detach_keys=detach_keys
+    )
     if status is None:
         # Detached while it runs, or the stream ended early: docker asks for the exit.
         with ctx.daemon.calls():
@@ -696,12 +711,25 @@ def stdio_session(
 
 
 def attach_session(
-    ctx: Context, container: str, open_message: pb.AttachOpen, *, tty: bool, sig_proxy: bool
+    ctx: Context,
+    container: str,
+    open_message: pb.AttachOpen,
+    *,
+    tty: bool,
+    sig_proxy: bool,
+    detach_keys: str = "",
 ) -> pb.ExitStatus | None:
     size = stdio.terminal_size(ctx.stdout) if tty else None
     if size is not None:
         open_message.size.CopyFrom(size)
-    pump = stdio.Pump(ctx, pb.AttachRequest, open_message, stdin=open_message.stdin, tty=tty)
+    pump = stdio.Pump(
+        ctx,
+        pb.AttachRequest,
+        open_message,
+        stdin=open_message.stdin,
+        tty=tty,
+        detach_keys=detach_keys,
+    )
 
     def forward(sig: str) -> None:
         with ctx.daemon.calls():
@@ -802,7 +830,11 @@ def _stats_args(p: argparse.ArgumentParser) -> None:
 
 
 def _attach_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--detach-keys", default="", help="Accepted for docker's sake; not used")
+    p.add_argument(
+        "--detach-keys",
+        default="",
+        help="Keys that detach from the container (default ctrl-p,ctrl-q)",
+    )
     p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
     cli_args.add_bool(p, "--sig-proxy", default=True, help="Proxy received signals")
     cli_args.takes(p, "[OPTIONS] CONTAINER", "container", least=1, most=1)

@@ -56,7 +56,12 @@ def run_exec(ctx: Context, args: argparse.Namespace) -> int:
         if size is not None:
             open_message.size.CopyFrom(size)
         pump = stdio.Pump(
-            ctx, pb.ExecRequest, open_message, stdin=open_message.stdin, tty=open_message.tty
+            ctx,
+            pb.ExecRequest,
+            open_message,
+            stdin=open_message.stdin,
+            tty=open_message.tty,
+            detach_keys=args.detach_keys,
         )
         with ctx.daemon.calls():
             outcome = pump.run(stub.Exec)
@@ -74,7 +79,11 @@ def run_exec(ctx: Context, args: argparse.Namespace) -> int:
 def _exec_args(p: argparse.ArgumentParser) -> None:
     runflags.interspersed_off(p)
     p.add_argument("-d", "--detach", action="store_true", help="Run the command in background")
-    p.add_argument("--detach-keys", default="", help="Accepted for docker's sake; not used")
+    p.add_argument(
+        "--detach-keys",
+        default="",
+        help="Keys that detach from the container (default ctrl-p,ctrl-q)",
+    )
     p.add_argument("-e", "--env", action="append", default=[], help="Set environment variables")
     p.add_argument("-i", "--interactive", action="store_true", help="Keep STDIN open")
     cli_args.add_bool(p, "--privileged", default=False, help="Give extended privileges")

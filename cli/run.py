@@ -159,7 +159,12 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     )
     try:
         status = containers.attach_session(
-            ctx, container_id, open_message, tty=config.tty, sig_proxy=args.sig_proxy
+            ctx,
+            container_id,
+            open_message,
+            tty=config.tty,
+            sig_proxy=args.sig_proxy,
+            detach_keys=args.detach_keys,
         )
     except CLIError as e:
         raise RunError(str(e), prog, start_failure_code(str(e)), with_help=False) from None
@@ -189,7 +194,9 @@ def start(ctx: Context, args: argparse.Namespace) -> int:
             container=name, stdin=stdin, stdout=True, stderr=True, start=True
         )
         # docker's start always proxies signals to a container without a tty.
-        return containers.stdio_session(ctx, name, open_message, tty=tty, sig_proxy=True)
+        return containers.stdio_session(
+            ctx, name, open_message, tty=tty, sig_proxy=True, detach_keys=args.detach_keys
+        )
     stub = containers.stub(ctx)
     failed = []
     for name in args.containers:
@@ -214,7 +221,11 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-d", "--detach", action="store_true", help="Run in background and print container ID"
     )
-    p.add_argument("--detach-keys", default="", help="Accepted for docker's sake; not used")
+    p.add_argument(
+        "--detach-keys",
+        default="",
+        help="Keys that detach from the container (default ctrl-p,ctrl-q)",
+    )
     cli_args.add_bool(p, "--sig-proxy", default=True, help="Proxy received signals to the process")
     runflags.add_container_flags(p)
     cli_args.takes(p, "[OPTIONS] IMAGE [COMMAND] [ARG...]", "image", "command", least=1, most=None)
@@ -228,7 +239,11 @@ def _create_args(p: argparse.ArgumentParser) -> None:
 
 def _start_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR")
-    p.add_argument("--detach-keys", default="", help="Accepted for docker's sake; not used")
+    p.add_argument(
+        "--detach-keys",
+        default="",
+        help="Keys that detach from the container (default ctrl-p,ctrl-q)",
+    )
     p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
     cli_args.takes(p, "[OPTIONS] CONTAINER [CONTAINER...]", "containers", least=1, most=None)
 

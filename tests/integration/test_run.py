@@ -12,7 +12,7 @@ import pytest
 from tests.support.expect import fails, ok
 from tests.support.images import RUN_VOLUME_FILE
 from tests.support.processes import public_tempdir, remove_tree, wait_for
-from tests.support.services import CliResult, Daemon
+from tests.support.services import CliResult, Daemon, venv_bin
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_leaks")]
 
@@ -307,3 +307,39 @@ def test_devices_cgroup_keeps_host_devices_out(runner: Daemon, image: str) -> No
     assert "Operation not permitted" in r.err, r
     r = run(runner, "--rm", "--privileged", image, "sh", "-c", script)
     assert r.out.strip() == "read", r
+
+
+def test_detach_keys_leave_the_container_running(runner: Daemon, image: str) -> None:
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes the CLI on the pty
+        os.environ.update(runner.env())
+        os.execv(
+            venv_bin("caisson"),
+            ["caisson", "-H", runner.host, "run", "-it", "--name", "detached", image, "sh"],
+        )
+    out = b""
+
+    def read_until(needle: bytes, timeout: float = 10.0) -> None:
+        nonlocal out
+        end = time.monotonic() + timeout
+        while needle not in out and time.monotonic() < end:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    return
+
+    read_until(b"# ")
+    os.write(fd, b"echo $((6*7))\r")
+    read_until(b"42")
+    os.write(fd, b"\x10\x11")  # ctrl-p ctrl-q
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    doc = json.loads(ok(runner.cli("inspect", "detached")).out)[0]
+    assert doc["State"]["Status"] == "running", doc["State"]
+    ok(runner.cli("rm", "-f", "detached"))
