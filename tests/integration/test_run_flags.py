@@ -1,9 +1,6 @@
 """Every `run` flag of issue 3's section 2 that test_run.py does not cover, and the container
 commands around `run`, with real containers: each test asserts what docker shows for the same
 command line (exit codes, output, inspect fields, files the kernel shows inside).
-
-A test marked `engine_bug` (a strict xfail) holds a known difference from docker in a part
-of the engine this file's author does not own; the reason names the file and the difference.
 """
 
 from __future__ import annotations
@@ -37,10 +34,6 @@ CAP_SYS_ADMIN = 21
 COUNTER = "i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done"
 # A PID 1 that waits in short sleeps, so a trapped signal runs its handler soon.
 LOOP = "while :; do sleep 0.1; done"
-
-
-def engine_bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(reason=f"engine bug: {reason}", strict=True)
 
 
 def run(d: Daemon, *args: str, **kw: object) -> CliResult:
