@@ -64,7 +64,7 @@ class ExecManager:
         requests: Iterator[pb.ExecRequest],
         gone: threading.Event,
     ) -> Iterator[pb.ExecResponse]:
-        from caisson.executor.service_containers import pump_input, state_pb
+        from caisson.executor.service_containers import close_when, pump_input, state_pb
 
         st = self.m.get(open_.id)
         if st.status == containers.PAUSED:
@@ -114,7 +114,7 @@ class ExecManager:
             threading.Thread(
                 target=pump_input, args=(requests, client), daemon=True, name="exec-in"
             ).start()
-            threading.Thread(target=_close_on_gone, args=(gone, client), daemon=True).start()
+            threading.Thread(target=close_when, args=(gone, client), daemon=True).start()
             for out in client:
                 if out.stream == "stdout":
                     yield pb.ExecResponse(stdout=out.data)
@@ -135,11 +135,6 @@ class ExecManager:
             if client is not None:
                 client.close()
                 rmtree(str(bundle))
-
-
-def _close_on_gone(gone: threading.Event, client: monitor.AttachClient) -> None:
-    gone.wait()
-    client.close()
 
 
 def _reap(bundle: Path) -> None:

@@ -63,6 +63,12 @@ def _ended(context: grpc.ServicerContext) -> threading.Event:
     return gone
 
 
+def close_when(gone: threading.Event, client: monitor.AttachClient) -> None:
+    """Closes the monitor connection once the caller's call has ended (its reader wakes)."""
+    gone.wait()
+    client.close()
+
+
 def pump_input(
     requests: Iterator[pb.AttachRequest] | Iterator[pb.ExecRequest], client: monitor.AttachClient
 ) -> None:
@@ -120,8 +126,7 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
             target=pump_input, args=(request_iterator, client), daemon=True, name="attach-in"
         ).start()
         gone = _ended(context)
-        gone_cb = threading.Thread(target=_close_on(gone, client), daemon=True)
-        gone_cb.start()
+        threading.Thread(target=close_when, args=(gone, client), daemon=True).start()
         yield pb.AttachResponse(attached=state_pb(st))
         try:
             for out in client:
@@ -256,11 +261,3 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
         req = self.m.copy_request(copy.TO, first.open.id, first.open.path)
         copy.copy_to(req, (r.data for r in request_iterator if r.WhichOneof("request") == "data"))
         return empty_pb2.Empty()
-
-
-def _close_on(gone: threading.Event, client: monitor.AttachClient):  # type: ignore[no-untyped-def]
-    def run() -> None:
-        gone.wait()
-        client.close()
-
-    return run
