@@ -516,3 +516,18 @@ def test_v2_cpus_not_available(v2: FakeTree) -> None:
     with pytest.raises(InvalidArgument, match="Requested CPUs are not available"):
         v2_cgroup(v2).create(Resources(cpuset_cpus="7"))
     assert v2.leftovers() == []
+
+
+def test_v1_devices_deny_all_then_allow_dockers_list(v1: FakeTree) -> None:
+    cg = v1_cgroup(v1)
+    cg.create(Resources(devices=cm.DEFAULT_DEVICES))
+    assert v1.written("ctr/devices.deny") == ["a"]
+    assert v1.written("ctr/devices.allow") == list(cm.DEFAULT_DEVICES)
+    assert "c 1:3 rwm" in cm.DEFAULT_DEVICES and "c 136:* rwm" in cm.DEFAULT_DEVICES
+
+
+def test_v1_privileged_devices_allow_all(v1: FakeTree) -> None:
+    cg = v1_cgroup(v1)
+    cg.create(Resources(devices=("a",)))
+    assert v1.written("ctr/devices.deny") == []
+    assert v1.written("ctr/devices.allow") == ["a"]

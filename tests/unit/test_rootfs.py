@@ -10,6 +10,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -434,3 +435,24 @@ def test_etc_files_are_read_only_with_a_read_only_rootfs(base: str) -> None:
             if c.args[-2] & r.MS_RDONLY
         ]
         assert len(remounts) == int(readonly)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_host_devices_lists_nodes_below_dev_without_the_containers_own(tmp_path: Path) -> None:
+    # A fake /dev: regular files and symlinks are not devices; pts and friends are skipped.
+    (tmp_path / "pts").mkdir()
+    (tmp_path / "net").mkdir()
+    (tmp_path / "notadevice").write_text("x")
+    (tmp_path / "link").symlink_to("notadevice")
+    os.mknod(tmp_path / "kmsg", stat.S_IFCHR | 0o644, os.makedev(1, 11))
+    os.mknod(tmp_path / "net" / "tun", stat.S_IFCHR | 0o666, os.makedev(10, 200))
+    os.mknod(tmp_path / "pts" / "0", stat.S_IFCHR | 0o620, os.makedev(136, 0))
+    os.mknod(tmp_path / "loop0", stat.S_IFBLK | 0o660, os.makedev(7, 0))
+    got = r.host_devices(str(tmp_path))
+
+    def node(rel: str) -> tuple[str, int, int]:
+        st = os.lstat(tmp_path / rel)  # mode as made (the umask applies to mknod)
+        return rel, st.st_mode, st.st_rdev
+
+    assert got == [node("kmsg"), node("loop0"), node("net/tun")]
+    assert [stat.S_ISBLK(m) for _, m, _ in got] == [False, True, False]
