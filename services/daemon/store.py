@@ -7,6 +7,7 @@ client connected (and before a daemon restart).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -15,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from caisson import errors
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -135,6 +138,19 @@ def _volume(r: sqlite3.Row) -> VolumeRow:
     )
 
 
+@contextmanager
+def _full_disk() -> Iterator[None]:
+    """SQLite's "database or disk is full" is the user's full disk, not an internal error."""
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        if "full" in str(e):
+            raise errors.ResourceExhausted(
+                "writing the daemon's database: no space left on device"
+            ) from None
+        raise
+
+
 class Store:
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -153,12 +169,13 @@ class Store:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, _full_disk():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # a failed COMMIT leaves none open
+                    self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 

@@ -223,8 +223,10 @@ class ContainerManager:
             self._write_etc_files(spec)
             self._prepare_volumes(spec)
             (data / "spec.json").write_bytes(spec.SerializeToString())
-        except BaseException:
+        except BaseException as e:
             self._remove_all(spec.id)
+            if isinstance(e, OSError):  # a full disk above all: the user's to see, plainly
+                raise errors.from_os_error(e, f"creating container {spec.id[:12]}") from None
             raise
         log.info("container created", container=spec.id)
         return self.get(spec.id)

@@ -42,3 +42,47 @@ def test_disk_full_fails_clearly_and_leaves_nothing(
     # No snapshot (complete or temporary) and no image record.
     assert os.listdir(d.snapshots) == []
     assert "test/busybox" not in d.cli("images").out
+
+
+@pytest.fixture
+def roomy_data_root(new_daemon: Callable[..., Daemon]) -> Iterator[Daemon]:
+    """A daemon whose data root is an 8 MB tmpfs: room for the test image, then filled."""
+    d = new_daemon(start=False)
+    os.makedirs(d.data_root)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "caisson-test", d.data_root],
+        check=True,
+    )
+    try:
+        d.start()
+        yield d
+        d.stop()
+    finally:
+        subprocess.run(["umount", "-l", d.data_root], check=False)
+
+
+def test_run_on_a_full_disk_fails_clearly_and_leaves_nothing(
+    roomy_data_root: Daemon, catalog: Catalog
+) -> None:
+    d = roomy_data_root
+    ref = catalog.ref("test/busybox")
+    assert d.cli("pull", "-q", ref).code == 0
+    filler = os.path.join(d.data_root, "filler")
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    try:
+        r = d.cli("run", "--rm", ref, "true")
+        assert r.code == 125, r
+        assert "no space left on device" in r.err, r
+        assert "Traceback" not in r.err and "internal error" not in r.err, r
+    finally:
+        os.unlink(filler)
+    assert d.cli("ps", "-aq").out == ""
+    containers = os.path.join(d.data_root, "containers")
+    assert not os.path.isdir(containers) or os.listdir(containers) == []
+    assert d.cli("run", "--rm", ref, "echo", "room again").out == "room again\n"
