@@ -286,6 +286,11 @@ class ContainerService:
                 return None
             before = rec.state.status
             new = _status(st)
+            started = _seconds(st.started_at, st.HasField("started_at"))
+            if new in ("running", "paused") and started and rec.state.finished_at >= started:
+                # A late view of a run whose end is already recorded (a start's reply that
+                # arrives after the exit event): it must not bring the container back to life.
+                return rec
             finished = _seconds(st.finished_at, st.HasField("finished_at"))
             # An exit not seen before (a restarted container's exit has a later time).
             new_exit = (
@@ -445,8 +450,9 @@ class ContainerService:
         if condition not in ("", "not-running", "next-exit", "removed"):
             raise errors.InvalidArgument(f"invalid condition: {condition!r}")
         start_finished = rec.state.finished_at
-        with self._changed:
-            while not cancelled.is_set() and not self._closed.is_set():
+        rounds = 0
+        while not cancelled.is_set() and not self._closed.is_set():
+            with self._changed:
                 cur = self._load(rec.id)
                 if cur is None:
                     if condition == "removed":
@@ -458,6 +464,12 @@ class ContainerService:
                 if condition == "next-exit" and rec.state.finished_at != start_finished:
                     return rec.state.exit_code, rec.state.error
                 self._changed.wait(0.5)
+            rounds += 1
+            if rounds % 4 == 0 and rec.state.status in ("running", "paused"):
+                # Events are the fast path; asking now and then heals one that was missed
+                # (an executor restarting at that moment).
+                with contextlib.suppress(errors.CaissonError):
+                    self._apply(rec.id, self.executor.get(rec.id))
         raise errors.Cancelled("wait cancelled")
 
     def stop(self, text: str, timeout: int | None) -> None:
