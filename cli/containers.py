@@ -6,8 +6,11 @@ restart, kill, rm, pause, unpause, rename, top, stats, attach, container prune, 
 from __future__ import annotations
 
 import argparse
+import calendar
 import contextlib
 import json
+import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -340,13 +343,29 @@ def volume_document(v: pb.Volume) -> dict[str, Any]:
 # --- logs ----------------------------------------------------------------------------------
 
 
+_EXACT_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z")
+_EXACT_UNIX = re.compile(r"(\d+)(?:\.(\d{1,9}))?")
+
+
 def _log_time(text: str, which: str) -> timestamp_pb2.Timestamp:
+    """A --since/--until time. One copied from `logs -t` (or a unix time with nanoseconds)
+    is taken to the nanosecond: a float of seconds cannot hold it, and a time off by a few
+    hundred ns would leave out the very entry it names."""
+    ts = timestamp_pb2.Timestamp()
+    exact = _EXACT_RFC3339.fullmatch(text)
+    unix = _EXACT_UNIX.fullmatch(text)
+    if exact:
+        seconds = calendar.timegm(time.strptime(exact.group(1), "%Y-%m-%dT%H:%M:%S"))
+        ts.FromNanoseconds(seconds * 10**9 + int((exact.group(2) or "").ljust(9, "0")))
+        return ts
+    if unix:
+        ts.FromNanoseconds(int(unix.group(1)) * 10**9 + int((unix.group(2) or "").ljust(9, "0")))
+        return ts
     try:
-        seconds = events.parse_time(text)
+        seconds_f = events.parse_time(text)
     except ValueError as e:
         raise CLIError(f'invalid value for "{which}": {e}') from None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(round(seconds * 1e9)))
+    ts.FromNanoseconds(int(round(seconds_f * 1e9)))
     return ts
 
 

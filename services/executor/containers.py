@@ -615,8 +615,8 @@ class ContainerManager:
         *,
         follow: bool,
         tail: int | None,
-        since: float | None,
-        until: float | None,
+        since_ns: int | None,
+        until_ns: int | None,
         cancelled: threading.Event,
     ) -> Iterator[jsonlog.LogEntry]:
         self.get(cid)
@@ -631,7 +631,7 @@ class ContainerManager:
                 return True
 
         yield from jsonlog.read_log(
-            path, tail=tail, since=since, until=until, follow=follow, stop=stop
+            path, tail=tail, since_ns=since_ns, until_ns=until_ns, follow=follow, stop=stop
         )
 
     # -- volumes ---------------------------------------------------------------------------

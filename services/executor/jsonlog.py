@@ -77,18 +77,17 @@ def read_log(
     path: Path,
     *,
     tail: int | None = None,
-    since: float | None = None,
-    until: float | None = None,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
     follow: bool = False,
     stop: Callable[[], bool] = lambda: True,
 ) -> Iterator[LogEntry]:
     """The entries of the log at `path` and its rotated files, oldest first. `tail`: only the
-    last N entries already written; `since`/`until`: unix times, entries before `since` are
-    skipped and the first entry after `until` ends the reading (docker's rules). With `follow`,
+    last N entries already written; `since_ns`/`until_ns`: unix times in nanoseconds (a float
+    of seconds cannot hold a log time exactly), entries before `since_ns` are skipped and the
+    first entry after `until_ns` ends the reading (docker's rules). With `follow`,
     goes on with new entries, across rotations, until `stop()` is true and all written before
     that was read."""
-    since_ns = None if since is None else int(since * 1e9)
-    until_ns = None if until is None else int(until * 1e9)
     sources = _open_sources(Path(path))
     current = sources[-1] if sources and sources[-1].current else None
     follower = _follow(Path(path), current, stop) if follow else None

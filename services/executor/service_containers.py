@@ -52,8 +52,8 @@ def state_pb(st: State) -> pb.ContainerState:
     )
 
 
-def _time(ts: timestamp_pb2.Timestamp, present: bool) -> float | None:
-    return ts.ToNanoseconds() / 1e9 if present else None
+def _time_ns(ts: timestamp_pb2.Timestamp, present: bool) -> int | None:
+    return ts.ToNanoseconds() if present else None
 
 
 def _ended(context: grpc.ServicerContext) -> threading.Event:
@@ -178,8 +178,8 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
             request.id,
             follow=request.follow,
             tail=request.tail if request.tail >= 0 else None,
-            since=_time(request.since, request.HasField("since")),
-            until=_time(request.until, request.HasField("until")),
+            since_ns=_time_ns(request.since, request.HasField("since")),
+            until_ns=_time_ns(request.until, request.HasField("until")),
             cancelled=_ended(context),
         ):
             ts = timestamp_pb2.Timestamp()

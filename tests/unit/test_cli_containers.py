@@ -290,3 +290,16 @@ def test_container_prune_asks_first(daemon: Daemon) -> None:
     code, out, _ = daemon.run("container", "prune", "-f", "--filter", "until=1h")
     assert out == f"Deleted Containers:\n{'a' * 64}\n\nTotal reclaimed space: 2MB\n"
     assert daemon.asked(pb.PruneContainersRequest)[-1].filters == ["until=1h"]
+
+
+def test_log_times_are_taken_to_the_nanosecond() -> None:
+    """A time copied from `logs -t` must select the very entry it names (a float of seconds
+    is off by hundreds of nanoseconds at today's epoch)."""
+    from caisson.cli.containers import _log_time
+
+    ts = _log_time("2026-11-28T01:44:12.123456789Z", "since")
+    assert (ts.seconds, ts.nanos) == (1795830252, 123456789)
+    ts = _log_time("2026-11-28T01:44:12.1Z", "since")
+    assert (ts.seconds, ts.nanos) == (1795830252, 100000000)
+    ts = _log_time("1795827358.000000001", "until")
+    assert (ts.seconds, ts.nanos) == (1795827358, 1)

@@ -44,6 +44,10 @@ def rotate(path: Path, max_file: int) -> None:
     path.touch()
 
 
+def ns(seconds: float) -> int:
+    return round(seconds * 1e9)
+
+
 def numbers(entries: Iterator[LogEntry] | list[LogEntry]) -> list[int]:
     return [int(e.data.split()[1]) for e in entries]
 
@@ -74,11 +78,11 @@ def test_tail_counts_from_the_end_across_files(log: Path) -> None:
 
 def test_since_and_until_filter_by_the_entry_time(log: Path) -> None:
     base = T0 / SEC
-    assert numbers(read_log(log, since=base + 2.2)) == [3, 4, 5]  # entry 2 is at +2.123
-    assert numbers(read_log(log, since=base + 2.123)) == [2, 3, 4, 5]
-    assert numbers(read_log(log, until=base + 3.5)) == [0, 1, 2, 3]
-    assert numbers(read_log(log, since=base + 1, until=base + 4.2)) == [1, 2, 3, 4]
-    assert numbers(read_log(log, tail=2, since=base + 4.5)) == [5]  # tail first, like docker
+    assert numbers(read_log(log, since_ns=ns(base + 2.2))) == [3, 4, 5]  # entry 2 is at +2.123
+    assert numbers(read_log(log, since_ns=ns(base + 2.123))) == [2, 3, 4, 5]
+    assert numbers(read_log(log, until_ns=ns(base + 3.5))) == [0, 1, 2, 3]
+    assert numbers(read_log(log, since_ns=ns(base + 1), until_ns=ns(base + 4.2))) == [1, 2, 3, 4]
+    assert numbers(read_log(log, tail=2, since_ns=ns(base + 4.5))) == [5]  # tail first, like docker
 
 
 def test_a_file_under_two_names_is_read_once(log: Path) -> None:
@@ -184,7 +188,7 @@ def test_follow_with_until_ends_at_the_first_later_entry(log: Path) -> None:
     timer = threading.Timer(0.1, lambda: write(log, 6, 7))
     timer.start()
     try:
-        reader = read_log(log, tail=0, until=T0 / SEC + 6.5, follow=True, stop=lambda: False)
+        reader = read_log(log, tail=0, until_ns=ns(T0 / SEC + 6.5), follow=True, stop=lambda: False)
         assert numbers(reader) == [6]
     finally:
         timer.join()
