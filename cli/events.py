@@ -66,16 +66,26 @@ def _filter_arg(text: str) -> str:
 
 
 def event_fields(event: daemon_pb2.Event) -> dict[str, Any]:
-    """docker's events.Message shape, for --format."""
+    """docker's events.Message shape, for --format: the legacy status/id/from of container
+    and image events first, then Type, Action, Actor, scope and the times. Caisson's job
+    events carry their JobID too."""
     nanos = event.time.seconds * 1_000_000_000 + event.time.nanos
-    return {
+    doc: dict[str, Any] = {}
+    if event.type in ("container", "image"):
+        doc["status"] = event.action
+        doc["id"] = event.id
+        if event.type == "container" and "image" in event.attributes:
+            doc["from"] = event.attributes["image"]
+    doc |= {
         "Type": event.type,
         "Action": event.action,
         "Actor": {"ID": event.id, "Attributes": dict(sorted(event.attributes.items()))},
-        "JobID": event.job_id,
-        "time": event.time.seconds,
-        "timeNano": nanos,
+        "scope": "local",
     }
+    if event.type == "job":
+        doc["JobID"] = event.job_id
+    doc |= {"time": event.time.seconds, "timeNano": nanos}
+    return doc
 
 
 def render_event(event: daemon_pb2.Event) -> str:

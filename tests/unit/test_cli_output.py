@@ -373,3 +373,27 @@ def test_tty_lines_never_wrap() -> None:
     p = progress.PullProgress(out, tty=True, width=40)
     p.layer(layer("aaaaaaaaaaaa", S.LAYER_STATUS_DOWNLOADING, 1, 2))
     assert all(len(line) < 40 for line in render_screen(out.getvalue()))
+
+
+def test_event_json_is_dockers_message() -> None:
+    from caisson.cli import events
+    from caisson_api.daemon.v1 import daemon_pb2
+
+    ev = daemon_pb2.Event(
+        type="container", action="start", id="abc", attributes={"image": "busybox", "name": "x"}
+    )
+    ev.time.FromNanoseconds(1_700_000_000_123_456_789)
+    doc = events.event_fields(ev)
+    assert list(doc) == [
+        "status", "id", "from", "Type", "Action", "Actor", "scope", "time", "timeNano",
+    ]  # fmt: skip
+    assert (doc["status"], doc["id"], doc["from"], doc["scope"]) == (
+        "start",
+        "abc",
+        "busybox",
+        "local",
+    )
+    assert (doc["time"], doc["timeNano"]) == (1_700_000_000, 1_700_000_000_123_456_789)
+    job = daemon_pb2.Event(type="job", action="done", id="j1", job_id="j1")
+    assert "status" not in events.event_fields(job)
+    assert events.event_fields(job)["JobID"] == "j1"
