@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -15,14 +16,13 @@ from tests.support.services import Daemon
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def small_data_root(new_daemon: Callable[..., Daemon]) -> Iterator[Daemon]:
-    """A daemon whose data root is a 1.5 MB tmpfs: room for the 1 MB test layer's blob, not
-    for its 2 MB of unpacked files."""
+@contextlib.contextmanager
+def tmpfs_daemon(new_daemon: Callable[..., Daemon], size: str) -> Iterator[Daemon]:
+    """A started daemon whose data root is a tmpfs of `size`."""
     d = new_daemon(start=False)
     os.makedirs(d.data_root)
     subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1536k,mode=0755", "caisson-test", d.data_root],
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "caisson-test", d.data_root],
         check=True,
     )
     try:
@@ -31,6 +31,13 @@ def small_data_root(new_daemon: Callable[..., Daemon]) -> Iterator[Daemon]:
         d.stop()
     finally:
         subprocess.run(["umount", "-l", d.data_root], check=False)
+
+
+@pytest.fixture
+def small_data_root(new_daemon: Callable[..., Daemon]) -> Iterator[Daemon]:
+    """1.5 MB: room for the 1 MB test layer's blob, not for its 2 MB of unpacked files."""
+    with tmpfs_daemon(new_daemon, "1536k") as d:
+        yield d
 
 
 def test_disk_full_fails_clearly_and_leaves_nothing(
@@ -46,19 +53,9 @@ def test_disk_full_fails_clearly_and_leaves_nothing(
 
 @pytest.fixture
 def roomy_data_root(new_daemon: Callable[..., Daemon]) -> Iterator[Daemon]:
-    """A daemon whose data root is an 8 MB tmpfs: room for the test image, then filled."""
-    d = new_daemon(start=False)
-    os.makedirs(d.data_root)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "caisson-test", d.data_root],
-        check=True,
-    )
-    try:
-        d.start()
+    """8 MB: room for the test image, then filled by the test."""
+    with tmpfs_daemon(new_daemon, "8m") as d:
         yield d
-        d.stop()
-    finally:
-        subprocess.run(["umount", "-l", d.data_root], check=False)
 
 
 def test_run_on_a_full_disk_fails_clearly_and_leaves_nothing(
