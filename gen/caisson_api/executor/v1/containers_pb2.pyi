@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from caisson_api.executor.v1 import networks_pb2 as _networks_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -23,6 +24,22 @@ STATUS_CREATED: Status
 STATUS_RUNNING: Status
 STATUS_PAUSED: Status
 STATUS_STOPPED: Status
+
+class ConnectRequest(_message.Message):
+    __slots__ = ("id", "endpoint")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    endpoint: _networks_pb2.Endpoint
+    def __init__(self, id: _Optional[str] = ..., endpoint: _Optional[_Union[_networks_pb2.Endpoint, _Mapping]] = ...) -> None: ...
+
+class DisconnectRequest(_message.Message):
+    __slots__ = ("id", "network_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    network_id: str
+    def __init__(self, id: _Optional[str] = ..., network_id: _Optional[str] = ...) -> None: ...
 
 class ContainerId(_message.Message):
     __slots__ = ("id",)
@@ -150,8 +167,28 @@ class ContainerSpec(_message.Message):
     dns_options: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, id: _Optional[str] = ..., layers: _Optional[_Iterable[str]] = ..., process: _Optional[_Union[Process, _Mapping]] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ..., readonly_rootfs: _Optional[bool] = ..., shm_size: _Optional[int] = ..., network_mode: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., privileged: _Optional[bool] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., no_new_privileges: _Optional[bool] = ..., seccomp_profile: _Optional[str] = ..., init: _Optional[bool] = ..., log_max_size: _Optional[int] = ..., log_max_file: _Optional[int] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., dns: _Optional[_Iterable[str]] = ..., dns_search: _Optional[_Iterable[str]] = ..., dns_options: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class Networking(_message.Message):
+    __slots__ = ("endpoints", "ports", "own_hosts", "embedded_dns")
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
+    OWN_HOSTS_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDED_DNS_FIELD_NUMBER: _ClassVar[int]
+    endpoints: _containers.RepeatedCompositeFieldContainer[_networks_pb2.Endpoint]
+    ports: _containers.RepeatedCompositeFieldContainer[_networks_pb2.PortMapping]
+    own_hosts: _containers.RepeatedScalarFieldContainer[str]
+    embedded_dns: bool
+    def __init__(self, endpoints: _Optional[_Iterable[_Union[_networks_pb2.Endpoint, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[_networks_pb2.PortMapping, _Mapping]]] = ..., own_hosts: _Optional[_Iterable[str]] = ..., embedded_dns: _Optional[bool] = ...) -> None: ...
+
+class StartRequest(_message.Message):
+    __slots__ = ("id", "networking")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NETWORKING_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    networking: Networking
+    def __init__(self, id: _Optional[str] = ..., networking: _Optional[_Union[Networking, _Mapping]] = ...) -> None: ...
+
 class ContainerState(_message.Message):
-    __slots__ = ("id", "status", "pid", "exit_code", "error", "oom_killed", "started", "started_at", "finished_at", "rootfs", "log_path")
+    __slots__ = ("id", "status", "pid", "exit_code", "error", "oom_killed", "started", "started_at", "finished_at", "rootfs", "log_path", "ports")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +200,7 @@ class ContainerState(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     ROOTFS_FIELD_NUMBER: _ClassVar[int]
     LOG_PATH_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: Status
     pid: int
@@ -174,7 +212,8 @@ class ContainerState(_message.Message):
     finished_at: _timestamp_pb2.Timestamp
     rootfs: str
     log_path: str
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., oom_killed: _Optional[bool] = ..., started: _Optional[bool] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rootfs: _Optional[str] = ..., log_path: _Optional[str] = ...) -> None: ...
+    ports: _containers.RepeatedCompositeFieldContainer[_networks_pb2.PortMapping]
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., oom_killed: _Optional[bool] = ..., started: _Optional[bool] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rootfs: _Optional[str] = ..., log_path: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[_networks_pb2.PortMapping, _Mapping]]] = ...) -> None: ...
 
 class ListContainersResponse(_message.Message):
     __slots__ = ("containers",)
@@ -201,14 +240,16 @@ class Resize(_message.Message):
     def __init__(self, rows: _Optional[int] = ..., cols: _Optional[int] = ...) -> None: ...
 
 class AttachOpen(_message.Message):
-    __slots__ = ("id", "start", "size")
+    __slots__ = ("id", "start", "size", "networking")
     ID_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
+    NETWORKING_FIELD_NUMBER: _ClassVar[int]
     id: str
     start: bool
     size: Resize
-    def __init__(self, id: _Optional[str] = ..., start: _Optional[bool] = ..., size: _Optional[_Union[Resize, _Mapping]] = ...) -> None: ...
+    networking: Networking
+    def __init__(self, id: _Optional[str] = ..., start: _Optional[bool] = ..., size: _Optional[_Union[Resize, _Mapping]] = ..., networking: _Optional[_Union[Networking, _Mapping]] = ...) -> None: ...
 
 class AttachRequest(_message.Message):
     __slots__ = ("open", "stdin", "resize", "close_stdin")

@@ -42,7 +42,7 @@ class ContainersStub:
                 _registered_method=True)
         self.Start = channel.unary_unary(
                 '/caisson.executor.v1.Containers/Start',
-                request_serializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.ContainerId.SerializeToString,
+                request_serializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.StartRequest.SerializeToString,
                 response_deserializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.ContainerState.FromString,
                 _registered_method=True)
         self.Attach = channel.stream_stream(
@@ -129,6 +129,16 @@ class ContainersStub:
                 '/caisson.executor.v1.Containers/VolumeSize',
                 request_serializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.VolumeRef.SerializeToString,
                 response_deserializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.VolumeSizeResponse.FromString,
+                _registered_method=True)
+        self.Connect = channel.unary_unary(
+                '/caisson.executor.v1.Containers/Connect',
+                request_serializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.ConnectRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.Disconnect = channel.unary_unary(
+                '/caisson.executor.v1.Containers/Disconnect',
+                request_serializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.DisconnectRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
 
 
@@ -258,6 +268,20 @@ class ContainersServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Connect(self, request, context):
+        """Adds an interface to a running container (network connect).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Disconnect(self, request, context):
+        """Removes a running container's interface on a network (network disconnect).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContainersServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -268,7 +292,7 @@ def add_ContainersServicer_to_server(servicer, server):
             ),
             'Start': grpc.unary_unary_rpc_method_handler(
                     servicer.Start,
-                    request_deserializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.ContainerId.FromString,
+                    request_deserializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.StartRequest.FromString,
                     response_serializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.ContainerState.SerializeToString,
             ),
             'Attach': grpc.stream_stream_rpc_method_handler(
@@ -356,6 +380,16 @@ def add_ContainersServicer_to_server(servicer, server):
                     request_deserializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.VolumeRef.FromString,
                     response_serializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.VolumeSizeResponse.SerializeToString,
             ),
+            'Connect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Connect,
+                    request_deserializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.ConnectRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'Disconnect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Disconnect,
+                    request_deserializer=caisson__api_dot_executor_dot_v1_dot_containers__pb2.DisconnectRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'caisson.executor.v1.Containers', rpc_method_handlers)
@@ -409,7 +443,7 @@ class Containers:
             request,
             target,
             '/caisson.executor.v1.Containers/Start',
-            caisson__api_dot_executor_dot_v1_dot_containers__pb2.ContainerId.SerializeToString,
+            caisson__api_dot_executor_dot_v1_dot_containers__pb2.StartRequest.SerializeToString,
             caisson__api_dot_executor_dot_v1_dot_containers__pb2.ContainerState.FromString,
             options,
             channel_credentials,
@@ -870,6 +904,60 @@ class Containers:
             '/caisson.executor.v1.Containers/VolumeSize',
             caisson__api_dot_executor_dot_v1_dot_containers__pb2.VolumeRef.SerializeToString,
             caisson__api_dot_executor_dot_v1_dot_containers__pb2.VolumeSizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Connect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caisson.executor.v1.Containers/Connect',
+            caisson__api_dot_executor_dot_v1_dot_containers__pb2.ConnectRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Disconnect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caisson.executor.v1.Containers/Disconnect',
+            caisson__api_dot_executor_dot_v1_dot_containers__pb2.DisconnectRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,
