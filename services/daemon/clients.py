@@ -73,7 +73,7 @@ class Executor:
 
     @server.rpc_call(NAME)
     def start(self, cid: str) -> cpb.ContainerState:
-        return self._c.Start(cpb.ContainerId(id=cid), timeout=120, wait_for_ready=True)
+        return self._c.Start(cpb.StartRequest(id=cid), timeout=120, wait_for_ready=True)
 
     def attach(self, requests: Iterator[cpb.AttachRequest]) -> Stream:
         return Stream(self._c.Attach(requests, wait_for_ready=True), self.NAME)

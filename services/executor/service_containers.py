@@ -94,7 +94,7 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
     def Create(self, request: pb.ContainerSpec, context: grpc.ServicerContext) -> pb.ContainerState:
         return state_pb(self.m.create(request))
 
-    def Start(self, request: pb.ContainerId, context: grpc.ServicerContext) -> pb.ContainerState:
+    def Start(self, request: pb.StartRequest, context: grpc.ServicerContext) -> pb.ContainerState:
         return state_pb(self.m.start(request.id))
 
     def Attach(
