@@ -11,12 +11,28 @@ from __future__ import annotations
 import ctypes
 import os
 import pwd
+import signal
 
 from caisson import errors
 
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_PDEATHSIG = 1
 _PR_GET_PDEATHSIG = 2
+
+
+PARENT_PID_ENV = "CAISSON_PARENT_PID"
+
+
+def die_with_parent() -> None:
+    """Arms SIGTERM on the death of the parent named in $CAISSON_PARENT_PID (a daemon's child
+    service calls it first thing), and acts at once if that parent is already gone."""
+    parent = os.environ.pop(PARENT_PID_ENV, "")
+    if not parent:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != int(parent):
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def drop_to(user: str) -> pwd.struct_passwd:

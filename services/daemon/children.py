@@ -9,7 +9,6 @@ leaves no orphan holding their sockets.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import pwd
 import signal
@@ -23,14 +22,8 @@ from caisson.daemon.config import Config
 
 log = logs.get("caisson.daemon.children")
 
-_PR_SET_PDEATHSIG = 1
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 @dataclass
@@ -64,7 +57,14 @@ class Child:
 
 
 def _entry(module: str) -> list[str]:
-    return [sys.executable, "-c", f"import sys; from {module} import main; sys.exit(main())"]
+    # The child arms its own parent-death signal first thing: a preexec_fn would run Python in
+    # a fork of this multi-threaded gRPC process, where gRPC's fork handlers can abort it.
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from caisson.privileges import die_with_parent; die_with_parent(); "
+        f"from {module} import main; sys.exit(main())",
+    ]
 
 
 def _log_args(cfg: Config) -> list[str]:
@@ -72,9 +72,8 @@ def _log_args(cfg: Config) -> list[str]:
 
 
 def _spawn(name: str, argv: list[str], address: str) -> Child:
-    proc = subprocess.Popen(  # noqa: S603 - our own entry points
-        argv, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
-    )
+    env = {**os.environ, privileges.PARENT_PID_ENV: str(os.getpid())}
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=env)  # noqa: S603 - our own
     child = Child(name, address, proc, argv)
     ch = server.channel(address)
     try:
