@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto' | sort)
 DEB_PACKAGES := python3 python3-venv python3-dev gcc libc6-dev make docker-registry busybox-static \
-	skopeo ca-certificates openssl hyperfine tini libseccomp2
+	skopeo ca-certificates openssl hyperfine tini libseccomp2 nftables libnftables1 iproute2
 # The per-container monitor is C: a Python process alone costs more memory (PSS) than a
 # container may add (see services/executor/monitor.c).
 MONITOR := $(VENV)/bin/caisson-monitor

@@ -687,9 +687,31 @@ static void usage(const char *why)
 	fprintf(stderr,
 		"caisson-monitor: %s\nusage: caisson-monitor --dir DIR [--log PATH [--log-max-size B]"
 		" [--log-max-file N]] [--tty [--console] [--tty-size RxC]] [--stdin] [--wait-attach] [--newpid |"
-		" --join-pid PID] [--sync-fd N] -- PATH [ARG...]\n",
+		" --join-pid PID] [--sync-fd N] [--hold-fd N]... -- PATH [ARG...]\n",
 		why);
 	exit(2);
+}
+
+/* Descriptors the monitor keeps open for the container's life and closes with it: the host
+ * ports published for it, bound so that nothing else takes them while it runs. */
+#define MAX_HOLD 256
+static int hold[MAX_HOLD], nhold;
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Closes every descriptor from 3 up except `keep` (sorted, each >= 3). */
+static void close_all_but(const int *keep, int n)
+{
+	unsigned from = 3;
+	for (int k = 0; k < n; k++) {
+		if ((unsigned)keep[k] > from)
+			close_range(from, (unsigned)keep[k] - 1, 0);
+		from = (unsigned)keep[k] + 1;
+	}
+	close_range(from, ~0U, 0);
 }
 
 /* The options before "--"; returns the index of "--". */
@@ -723,6 +745,8 @@ static int parse_args(int argc, char **argv)
 			o.join_pid = atoi(v);
 		else if (!strcmp(a, "--sync-fd"))
 			o.sync_fd = atoi(v);
+		else if (!strcmp(a, "--hold-fd") && nhold < MAX_HOLD)
+			hold[nhold++] = atoi(v);
 		else if (strcmp(a, "--tty-size") || sscanf(v, "%hux%hu", &o.rows, &o.cols) != 2)
 			usage("unknown option or bad --tty-size (ROWSxCOLS)");
 	}
@@ -754,10 +778,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "caisson-monitor: --dir %s: %s\n", o.dir, strerror(errno));
 		return 2;
 	}
-	/* Hold none of the spawner's descriptors: a pipe it waits on would never see EOF. */
-	if (o.sync_fd > 3)
-		close_range(3, (unsigned)o.sync_fd - 1, 0);
-	close_range(o.sync_fd >= 3 ? (unsigned)o.sync_fd + 1 : 3, ~0U, 0);
+	/* Hold none of the spawner's other descriptors: a pipe it waits on would never see EOF.
+	 * The held ones are close-on-exec: the container's process must not get them. */
+	int keep[MAX_HOLD + 1], nkeep = 0;
+	for (int k = 0; k < nhold; k++) {
+		if (hold[k] < 3 || fcntl(hold[k], F_SETFD, FD_CLOEXEC))
+			usage("--hold-fd is not an open descriptor above 2");
+		keep[nkeep++] = hold[k];
+	}
+	if (o.sync_fd >= 3)
+		keep[nkeep++] = o.sync_fd;
+	qsort(keep, (size_t)nkeep, sizeof *keep, cmp_int);
+	close_all_but(keep, nkeep);
 	int null = open("/dev/null", O_RDWR);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 		return 2;

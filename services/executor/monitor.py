@@ -77,6 +77,8 @@ class MonitorOptions:
     wait_attach: bool = False
     newpid: bool = False
     join_pid: int | None = None
+    # Descriptors the monitor keeps open until the container ends (published host ports).
+    hold_fds: tuple[int, ...] = ()
 
     def args(self) -> list[str]:
         """The monitor's flags (paths made absolute: monitor_alive compares --dir)."""
@@ -98,6 +100,8 @@ class MonitorOptions:
             a.append("--newpid")
         if self.join_pid is not None:
             a += ["--join-pid", str(self.join_pid)]
+        for fd in self.hold_fds:
+            a += ["--hold-fd", str(fd)]
         return a
 
 
@@ -205,7 +209,7 @@ def launch(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 close_fds=True,
-                pass_fds=(w,),
+                pass_fds=(w, *options.hold_fds),
                 start_new_session=True,
             )
         finally:

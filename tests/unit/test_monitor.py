@@ -285,6 +285,40 @@ def test_the_child_sees_only_its_stdio_and_fd_3_and_default_signals(run: Run) ->
     ]
 
 
+def test_held_descriptors_live_as_long_as_the_container_and_never_reach_it(
+    tmp: Path, procs: Procs
+) -> None:
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
+    d = tmp / "mon"
+    d.mkdir()
+    gate = tmp / "gate"
+    argv = ["/bin/sh", "-c", f"ls /proc/$$/fd; while [ ! -e {gate} ]; do sleep 0.05; done"]
+    try:
+        opts = m.MonitorOptions(dir=d, log=tmp / "log.json", hold_fds=(held.fileno(),))
+        started = m.spawn(opts, init(argv))
+    finally:
+        held.close()
+    procs.add(started.child_pid)
+    procs.add(started.monitor_pid)
+    # The monitor holds the bound port: nobody else can take it while the container runs.
+    with pytest.raises(OSError), socket.socket() as other:
+        other.bind(("127.0.0.1", port))
+    gate.touch()
+    assert wait_exit(d).exit_code == 0
+    assert [e[0] for e in entries(tmp / "log.json")] == [b"0\\n", b"1\\n", b"2\\n"]
+    deadline = time.monotonic() + WAIT
+    while True:  # the monitor exits after recording the status, closing what it held
+        try:
+            with socket.socket() as other:
+                other.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "the held port was never released"
+            time.sleep(0.02)
+
+
 def test_newpid_makes_the_child_pid_1(run: Run) -> None:
     status, log = run(["/bin/sh", "-c", "echo $$"], newpid=True)
     assert status.exit_code == 0
