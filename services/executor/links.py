@@ -62,15 +62,20 @@ def ensure_bridge(name: str, gateway: str, prefix_len: int, mtu: int = 1500) -> 
         what = f"failed to configure bridge {name}"
         if link.get("IFLA_MTU") != (mtu or 1500):
             _call(what, ipr.link, "set", index=index, mtu=mtu or 1500)
+        present = False
         for a in ipr.addr("dump", family=socket.AF_INET):
             if a["index"] != index:
                 continue
-            if (a.get("IFA_LOCAL"), a["prefixlen"]) != (gw, prefix_len):
-                _remove_address(ipr, index, a.get("IFA_LOCAL"), a["prefixlen"], what)
+            if (a.get("IFA_LOCAL"), a["prefixlen"]) == (gw, prefix_len):
+                present = True
             else:
-                gw = ""
-        if gw:
-            _call(what, ipr.addr, "add", index=index, address=gw, prefixlen=prefix_len)
+                _remove_address(ipr, index, a.get("IFA_LOCAL"), a["prefixlen"], what)
+        if not present:
+            try:
+                ipr.addr("add", index=index, address=gw, prefixlen=prefix_len)
+            except NetlinkError as e:
+                if e.code != errno.EEXIST:  # EEXIST: added meanwhile by another call
+                    raise _error(e, what) from None
         if not link["flags"] & _IFF_UP:
             _call(what, ipr.link, "set", index=index, state="up")
     # Published ports reached from the host through 127.0.0.1 are DNAT'ed to a container on

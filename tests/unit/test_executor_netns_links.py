@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -272,6 +273,14 @@ def test_ensure_bridge_corrects_an_existing_bridge(bridge: str, subnet: str) -> 
 
 
 @root
+def test_ensure_bridge_from_several_threads_at_once(bridge: str, subnet: str) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        for f in [pool.submit(links.ensure_bridge, bridge, f"{subnet}.1", 24) for _ in range(4)]:
+            f.result()
+    assert _bridge_state(bridge) == ([f"{subnet}.1/24"], 1500, True, "1")
+
+
+@root
 def test_a_link_that_is_not_a_bridge_is_refused(made_links: list[str], subnet: str) -> None:
     name = "cst" + secrets.token_hex(4)
     made_links.append(name)
@@ -343,7 +352,10 @@ def test_attach_configures_the_namespace_and_reaches_the_gateway(
     host_if = links.host_ifname(secrets.token_hex(32), 0)
     made_links.append(host_if)
     ep = _endpoint(subnet, 2, mtu=1450)
+    bridge_mac = _ip("link", "show", "dev", bridge)[0]["address"]
     links.attach(path, bridge, host_if, ep)
+    # The gateway's MAC does not change as ports come (the bridge's own address was set).
+    assert _ip("link", "show", "dev", bridge)[0]["address"] == bridge_mac
 
     [eth0] = _ip("addr", "show", "dev", "eth0", netns_path=path)
     assert eth0["address"] == ep.mac
@@ -394,6 +406,30 @@ def test_two_namespaces_on_one_bridge_reach_each_other(
     for path, peer in ((a, f"{subnet}.3"), (b, f"{subnet}.2")):
         result = _ping(path, peer)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+@root
+def test_attach_from_several_threads_at_once(
+    bridge: str, subnet: str, made_links: list[str], new_ns: Callable[[], Path]
+) -> None:
+    # The executor serves gRPC from several threads: each call has its own netlink socket.
+    links.ensure_bridge(bridge, f"{subnet}.1", 24)
+    paths = [new_ns() for _ in range(4)]
+    names = ["cst" + secrets.token_hex(4) for _ in paths]
+    made_links.extend(names)
+    with ThreadPoolExecutor(4) as pool:
+        futures = [
+            pool.submit(links.attach, path, bridge, name, _endpoint(subnet, 2 + i))
+            for i, (path, name) in enumerate(zip(paths, names, strict=True))
+        ]
+        for f in futures:
+            f.result()
+    assert links.veth_peers_on(bridge) == sorted(names)
+    for i, path in enumerate(paths):
+        [eth0] = _ip("addr", "show", "dev", "eth0", netns_path=path)
+        assert [a["local"] for a in eth0["addr_info"] if a["family"] == "inet"] == [
+            f"{subnet}.{2 + i}"
+        ]
 
 
 @root
