@@ -147,9 +147,9 @@ class Firewall:
             cmds.append({"add": {"chain": chain}})
         cmds += [{"add": {"chain": self._obj(name=name)}} for name in _REGULAR_CHAINS]
         cmds += [{"flush": {"chain": self._obj(name=name)}} for name in ("input", "forward")]
-        new = _match({"ct": {"key": "state"}}, {"set": ["established", "related"]}, "!=")
+        starts = _match({"ct": {"key": "state"}}, {"set": ["established", "related"]}, "!=")
         from_bridge = _match({"meta": {"key": "iifname"}}, "@" + _BRIDGES)
-        cmds.append(self._add_rule("input", [from_bridge, _ip("daddr", _LOOPBACK), new, _DROP]))
+        cmds.append(self._add_rule("input", [from_bridge, _ip("daddr", _LOOPBACK), starts, _DROP]))
         established = _match({"ct": {"key": "state"}}, ["established", "related"], "in")
         for expr in (
             [{"jump": {"target": "isolation"}}],

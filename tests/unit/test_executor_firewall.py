@@ -3,9 +3,8 @@
 The root tests build a small lab with `ip` (test code only): bridges `cst<hex>` on free /24s
 of 10.251.0.0/16 (route_localnet=1, as links.ensure_bridge sets it), "container" network
 namespaces with a veth on a bridge and a server that answers with the address it sees, an
-"outside" namespace behind a second veth (its only route: its own /24), a dummy link holding
-another host address (10.252.x.1/32 on a veth
-pair of its own). The firewall works in a table `caisson_test_<hex>`.
+"outside" namespace behind a second veth (its only route: its own /24), another host address
+(10.252.x.1/32 on a veth pair of its own). The firewall works in a table `caisson_test_<hex>`.
 Fixtures delete every link, namespace, process and the table even when a test fails, and
 check nothing is left. Traffic goes only to 127.0.0.1 and to these namespaces.
 
@@ -15,6 +14,7 @@ duration.
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import json
 import os
@@ -81,29 +81,23 @@ while True:
     c.close()
 """
 
-# ask(proto, address, port, timeout): the server's answer, or "" when there is none.
-CLIENT = r"""
-import socket, sys
-def ask(proto, address, port, timeout):
+
+def ask(proto: str, address: str, port: int, timeout: float) -> str:
+    """The server's answer, or "" when there is none. Runs on the host, and inside a lab
+    namespace as source code (Lab.ask_from)."""
+    import socket
+
     try:
         if proto == "udp":
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.settimeout(timeout)
-            s.sendto(b"who", (address, port))
-            return s.recvfrom(100)[0].decode()
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(timeout)
+                s.sendto(b"who", (address, port))
+                return s.recvfrom(100)[0].decode()
         with socket.create_connection((address, port), timeout=timeout) as s:
             s.settimeout(timeout)
             return s.recv(100).decode()
     except OSError:
         return ""
-"""
-_client: dict[str, object] = {}
-exec(CLIENT, _client)
-
-
-def ask(proto: str, address: str, port: int, timeout: float = OK_TIMEOUT) -> str:
-    """Asks a server from the host's own network namespace."""
-    return _client["ask"](proto, address, port, timeout)  # type: ignore[operator]
 
 
 def _sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -194,7 +188,8 @@ class Lab:
 
     def ask_from(self, namespace: str, proto: str, address: str, port: int, timeout: float) -> str:
         """Asks a server from inside one of the lab's namespaces."""
-        code = CLIENT + f"\nprint(ask({proto!r}, {address!r}, {port}, {timeout}), end='')"
+        call = f"print(ask({proto!r}, {address!r}, {port}, {timeout}), end='')"
+        code = inspect.getsource(ask) + call
         out = _sh("ip", "netns", "exec", namespace, sys.executable, "-c", code)
         return out.stdout
 
@@ -278,10 +273,10 @@ def test_published_port_from_the_host(
         host_port = reservation.getsockname()[1]
         firewall.publish(ctr, bridge, [Publish(proto, "", host_port, _host(net, 2), PORT)])
         assert firewall.container_ids() == {ctr}
-        # 127.0.0.1 leaves masqueraded as the bridge's address; the dummy address is local
+        # 127.0.0.1 leaves masqueraded as the bridge's address; the extra address is local
         # to the host, so the server sees it as it is
-        assert ask(proto, "127.0.0.1", host_port) == _host(net, 1)
-        assert ask(proto, extra_ip, host_port) == extra_ip
+        assert ask(proto, "127.0.0.1", host_port, OK_TIMEOUT) == _host(net, 1)
+        assert ask(proto, extra_ip, host_port, OK_TIMEOUT) == extra_ip
 
         firewall.unpublish(ctr)
         assert firewall.container_ids() == set()
@@ -307,11 +302,11 @@ def test_published_port_on_one_host_address(
     ):
         port1, port2 = first.getsockname()[1], second.getsockname()[1]
         firewall.publish(ctr, bridge, [Publish("tcp", "127.0.0.1", port1, _host(net, 2), PORT)])
-        assert ask("tcp", "127.0.0.1", port1) == _host(net, 1)
+        assert ask("tcp", "127.0.0.1", port1, OK_TIMEOUT) == _host(net, 1)
         assert ask("tcp", extra_ip, port1, BLOCKED_TIMEOUT) == ""
 
         firewall.publish(ctr, bridge, [Publish("tcp", "127.0.0.1", port2, _host(net, 2), PORT)])
-        assert ask("tcp", "127.0.0.1", port2) == _host(net, 1)
+        assert ask("tcp", "127.0.0.1", port2, OK_TIMEOUT) == _host(net, 1)
         assert ask("tcp", "127.0.0.1", port1, BLOCKED_TIMEOUT) == ""
 
 
@@ -386,7 +381,7 @@ def test_masquerade_and_internal(lab: Lab, subnets: list[str], firewall: Firewal
     firewall.ensure_network(net_id, bridge, net, internal=True)
     assert lab.ask_from(ctr, "tcp", outside_ip, PORT, BLOCKED_TIMEOUT) == ""
     # the host itself still talks to a container of an internal network
-    assert ask("tcp", _host(net, 2), PORT) == _host(net, 1)
+    assert ask("tcp", _host(net, 2), PORT, OK_TIMEOUT) == _host(net, 1)
 
     firewall.ensure_network(net_id, bridge, net, internal=False)
     assert lab.ask_from(ctr, "tcp", outside_ip, PORT, OK_TIMEOUT) == _host(outside_net, 1)
@@ -424,7 +419,7 @@ def test_isolation_between_bridges(lab: Lab, subnets: list[str], firewall: Firew
         firewall.publish(
             secrets.token_hex(32), bridge_a, [Publish("tcp", "", host_port, a_ip, PORT)]
         )
-        assert ask("tcp", extra_ip, host_port) == extra_ip
+        assert ask("tcp", extra_ip, host_port, OK_TIMEOUT) == extra_ip
         assert lab.ask_from(b, "tcp", extra_ip, host_port, BLOCKED_TIMEOUT) == ""
 
     firewall.remove_network(id_b)
