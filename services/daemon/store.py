@@ -68,6 +68,23 @@ CREATE TABLE IF NOT EXISTS volumes (
     labels TEXT NOT NULL DEFAULT '{}',
     options TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,             -- 64 hex
+    name TEXT NOT NULL UNIQUE,
+    record TEXT NOT NULL             -- networks.Network as JSON
+);
+-- A container's endpoint on a network, and so the network's IP reservations: the one truth
+-- of which address is taken. Rows are listed in the order they were made (rowid).
+CREATE TABLE IF NOT EXISTS endpoints (
+    network_id TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL,
+    address TEXT,                    -- IPv4 without prefix; NULL on host and none
+    endpoint_id TEXT NOT NULL,       -- 64 hex
+    aliases TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (network_id, container_id),
+    UNIQUE (network_id, address)
+);
+CREATE INDEX IF NOT EXISTS endpoints_container ON endpoints(container_id);
 """
 
 # The event log keeps this many entries; older ones are trimmed on write.
@@ -401,3 +418,130 @@ class Store:
             )
             for r in self._rows(sql + " ORDER BY seq", args)
         ]
+
+    # networks and their endpoints -----------------------------------------------------------
+
+    def add_network(self, nid: str, name: str, record: str) -> bool:
+        """False when the name is taken."""
+        try:
+            with self.tx() as db:
+                db.execute(
+                    "INSERT INTO networks (id, name, record) VALUES (?,?,?)", (nid, name, record)
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def put_network(self, nid: str, record: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE networks SET record=? WHERE id=?", (record, nid))
+
+    def network(self, nid: str) -> str | None:
+        rows = self._rows("SELECT record FROM networks WHERE id=?", (nid,))
+        return rows[0]["record"] if rows else None
+
+    def network_id_by_name(self, name: str) -> str | None:
+        rows = self._rows("SELECT id FROM networks WHERE name=?", (name,))
+        return rows[0]["id"] if rows else None
+
+    def network_ids_with_prefix(self, prefix: str) -> list[str]:
+        # substr, not LIKE: a network's id is hex, but the prefix is the user's text.
+        return [
+            r["id"]
+            for r in self._rows(
+                "SELECT id FROM networks WHERE substr(id, 1, ?) = ?", (len(prefix), prefix)
+            )
+        ]
+
+    def networks(self) -> list[str]:
+        return [r["record"] for r in self._rows("SELECT record FROM networks ORDER BY name")]
+
+    def delete_network(self, nid: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM networks WHERE id=?", (nid,))
+
+    def add_endpoint(self, row: EndpointRow, replace: bool = False) -> bool:
+        """Reserves row.address on its network for the container; False when the address is
+        taken. `replace` drops the container's endpoint on that network first, in the same
+        transaction."""
+        try:
+            with self.tx() as db:
+                if replace:
+                    db.execute(
+                        "DELETE FROM endpoints WHERE network_id=? AND container_id=?",
+                        (row.network_id, row.container_id),
+                    )
+                db.execute(
+                    "INSERT INTO endpoints (network_id, container_id, address, endpoint_id,"
+                    " aliases) VALUES (?,?,?,?,?)",
+                    (
+                        row.network_id,
+                        row.container_id,
+                        row.address or None,
+                        row.endpoint_id,
+                        json.dumps(row.aliases),
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def endpoint(self, network_id: str, container_id: str) -> EndpointRow | None:
+        rows = self._rows(
+            "SELECT * FROM endpoints WHERE network_id=? AND container_id=?",
+            (network_id, container_id),
+        )
+        return _endpoint(rows[0]) if rows else None
+
+    def endpoints(self, network_id: str) -> list[EndpointRow]:
+        return [
+            _endpoint(r)
+            for r in self._rows(
+                "SELECT * FROM endpoints WHERE network_id=? ORDER BY rowid", (network_id,)
+            )
+        ]
+
+    def endpoints_of(self, container_id: str) -> list[EndpointRow]:
+        return [
+            _endpoint(r)
+            for r in self._rows(
+                "SELECT * FROM endpoints WHERE container_id=? ORDER BY rowid", (container_id,)
+            )
+        ]
+
+    def endpoint_counts(self) -> dict[str, int]:
+        """network id -> number of endpoints, for the networks that have any."""
+        return {
+            r["network_id"]: r["n"]
+            for r in self._rows(
+                "SELECT network_id, count(*) AS n FROM endpoints GROUP BY network_id"
+            )
+        }
+
+    def delete_endpoint(self, network_id: str, container_id: str) -> bool:
+        """False when there was none."""
+        with self.tx() as db:
+            cur = db.execute(
+                "DELETE FROM endpoints WHERE network_id=? AND container_id=?",
+                (network_id, container_id),
+            )
+        return cur.rowcount > 0
+
+
+@dataclass
+class EndpointRow:
+    network_id: str
+    container_id: str
+    address: str  # "" on a network without addresses
+    endpoint_id: str
+    aliases: list[str]
+
+
+def _endpoint(r: sqlite3.Row) -> EndpointRow:
+    return EndpointRow(
+        r["network_id"],
+        r["container_id"],
+        r["address"] or "",
+        r["endpoint_id"],
+        json.loads(r["aliases"]),
+    )
