@@ -24,6 +24,7 @@ from caisson.cli import (
     containers,
     events,
     images,
+    networks,
     pull,
     system,
     template,
@@ -73,12 +74,13 @@ def build_parser() -> cli_args.Parser:
     # After images.register: the top-level inspect looks for containers first.
     containers.take_over_inspect(commands)
     volume_commands = volumes.register(commands)
+    network_commands = networks.register(commands)
     system.register(commands)
     events.register(commands)
     auth.register(commands)
     parser.set_defaults(func=None, help_parser=parser)
     # Each command's errors point at its own --help, as docker's do.
-    groups = (commands, image_commands, container_commands, volume_commands)
+    groups = (commands, image_commands, container_commands, volume_commands, network_commands)
     for sub in [p for g in groups for p in g.choices.values()]:
         sub.set_defaults(help_parser=sub)
     return parser

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from caisson import errors, reference
 from caisson.cli import args as cli_args
 from caisson.cli import attach as stdio
-from caisson.cli import events, images, lazy, output, runflags, template
+from caisson.cli import events, images, lazy, output, port, runflags, template
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError, NotFound
 
@@ -894,6 +894,12 @@ _COMMANDS: list[tuple[list[str], Command, Callable[[argparse.ArgumentParser], No
     (["kill"], kill, _kill_args, "Kill one or more running containers"),
     (["logs"], logs, _logs_args, "Fetch the logs of a container"),
     (["pause"], pause, _names, "Pause all processes within one or more containers"),
+    (
+        ["port"],
+        port.port,
+        port.port_args,
+        "List port mappings or a specific mapping for the container",
+    ),
     (["rename"], rename, _rename_args, "Rename a container"),
     (["restart"], restart, _stop_args, "Restart one or more containers"),
     (["rm"], rm, _rm_args, "Remove one or more containers"),

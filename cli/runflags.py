@@ -426,6 +426,13 @@ def validate_ip(text: str) -> str:
         raise ValueError(f"{text} is not an ip address") from None
 
 
+def validate_ipv4(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text.strip()))
+    except ValueError:
+        raise ValueError(f"{text} is not an ip address") from None
+
+
 _DOMAIN = re.compile(
     r"^(:?(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*"
     r"([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9]))$"
@@ -576,6 +583,8 @@ def add_container_flags(p: argparse.ArgumentParser) -> None:
     many("-p", "--publish", metavar="PORTS", help="Publish a container's port(s) to the host")
     p.add_argument("-P", "--publish-all", action="store_true", help="Publish all exposed ports")
     many("--network", "--net", metavar="NETWORK", help="Connect a container to a network")
+    p.add_argument("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
+    many("--network-alias", "--net-alias", metavar="ALIAS", help="Add network-scoped alias")
     # Logging and storage
     p.add_argument("--log-driver", default="", help="Logging driver for the container")
     many("--log-opt", metavar="KEY=VALUE", help="Log driver options")
@@ -672,6 +681,7 @@ def _build(args: argparse.Namespace, environ: Mapping[str, str]) -> pb.CreateCon
     for ulimit in _checked_list("--ulimit", args.ulimit, parse_ulimit):
         ulimits[ulimit.name] = ulimit
     dns = _checked_list("--dns", args.dns, validate_ip)
+    ip = _check("--ip", args.ip, validate_ipv4) if args.ip else ""
     dns_search = _checked_list("--dns-search", args.dns_search, validate_dns_search)
     extra_hosts = _checked_list("--add-host", args.add_host, validate_extra_host)
     mounts = _checked_list("--mount", args.mount, parse_mount)
@@ -778,6 +788,12 @@ def _build(args: argparse.Namespace, environ: Mapping[str, str]) -> pb.CreateCon
             config.exposed_ports.append(port)
     for port, port_bindings in bindings.items():
         host.port_bindings[port].bindings.extend(port_bindings)
-    return pb.CreateContainerRequest(
+    request = pb.CreateContainerRequest(
         name=args.name, config=config, host_config=host, platform=args.platform
     )
+    if ip or args.network_alias:
+        # docker's client: the endpoint settings go with the network named by --network.
+        endpoint = request.endpoints[host.network_mode or "default"]
+        endpoint.ipv4_address = ip
+        endpoint.aliases.extend(args.network_alias)
+    return request

@@ -171,6 +171,8 @@ def start_executor(cfg: Config) -> Child:
         cfg.data_root,
         "--exec-root",
         cfg.exec_root,
+        "--firewall-table",
+        cfg.firewall_table,
         *_log_args(cfg),
     ]
     return _spawn("executor", argv, address)

@@ -11,7 +11,13 @@ from google.protobuf import empty_pb2
 
 from caisson import server
 from caisson_api.executor.v1 import containers_pb2 as cpb
-from caisson_api.executor.v1 import containers_pb2_grpc, executor_pb2, executor_pb2_grpc
+from caisson_api.executor.v1 import (
+    containers_pb2_grpc,
+    executor_pb2,
+    executor_pb2_grpc,
+    networks_pb2_grpc,
+)
+from caisson_api.executor.v1 import networks_pb2 as npb
 from caisson_api.registry.v1 import registry_pb2, registry_pb2_grpc
 
 
@@ -63,6 +69,7 @@ class Executor:
         self.channel: grpc.Channel = server.channel(address)
         self._stub = executor_pb2_grpc.ExecutorStub(self.channel)
         self._c = containers_pb2_grpc.ContainersStub(self.channel)
+        self._n = networks_pb2_grpc.NetworksStub(self.channel)
 
     # containers: calls that may block for a container's life have no deadline; all wait for
     # the executor to be ready, so a call made while a crashed executor restarts succeeds.
@@ -72,8 +79,10 @@ class Executor:
         return self._c.Create(spec, timeout=120, wait_for_ready=True)
 
     @server.rpc_call(NAME)
-    def start(self, cid: str) -> cpb.ContainerState:
-        return self._c.Start(cpb.StartRequest(id=cid), timeout=120, wait_for_ready=True)
+    def start(self, cid: str, networking: cpb.Networking | None = None) -> cpb.ContainerState:
+        return self._c.Start(
+            cpb.StartRequest(id=cid, networking=networking), timeout=120, wait_for_ready=True
+        )
 
     def attach(self, requests: Iterator[cpb.AttachRequest]) -> Stream:
         return Stream(self._c.Attach(requests, wait_for_ready=True), self.NAME)
@@ -89,6 +98,14 @@ class Executor:
     @server.rpc_call(NAME)
     def delete(self, cid: str) -> None:
         self._c.Delete(cpb.ContainerId(id=cid), timeout=120, wait_for_ready=True)
+
+    @server.rpc_call(NAME)
+    def connect(self, cid: str, endpoint: npb.Endpoint) -> None:
+        self._c.Connect(cpb.ConnectRequest(id=cid, endpoint=endpoint), timeout=60)
+
+    @server.rpc_call(NAME)
+    def disconnect(self, cid: str, network_id: str) -> None:
+        self._c.Disconnect(cpb.DisconnectRequest(id=cid, network_id=network_id), timeout=60)
 
     @server.rpc_call(NAME)
     def get(self, cid: str) -> cpb.ContainerState:
@@ -162,3 +179,26 @@ class Executor:
 
     def close(self) -> None:
         self.channel.close()
+
+    # networks: bridges and their rules, the embedded DNS server's names.
+
+    @server.rpc_call(NAME)
+    def ensure_network(self, spec: npb.NetworkSpec) -> None:
+        self._n.Ensure(spec, timeout=60, wait_for_ready=True)
+
+    @server.rpc_call(NAME)
+    def remove_network(self, network_id: str) -> None:
+        self._n.Remove(npb.NetworkRef(id=network_id), timeout=60, wait_for_ready=True)
+
+    @server.rpc_call(NAME)
+    def set_names(self, network_id: str, names: dict[str, list[str]]) -> None:
+        records = [npb.NameRecord(name=n, addresses=a) for n, a in sorted(names.items())]
+        self._n.SetNames(
+            npb.NetworkNames(network_id=network_id, records=records),
+            timeout=30,
+            wait_for_ready=True,
+        )
+
+    @server.rpc_call(NAME)
+    def list_networks(self) -> list[npb.NetworkSpec]:
+        return list(self._n.List(empty_pb2.Empty(), timeout=30, wait_for_ready=True).networks)

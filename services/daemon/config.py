@@ -7,6 +7,7 @@ start-up (a typo must not be silently ignored). SIGHUP re-reads the file's reloa
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 from dataclasses import dataclass, fields, replace
@@ -36,6 +37,14 @@ class Config:
     registry_proxy: str = ""
     executor: str = ""
     proxy_user: str = "nobody"
+    # The default `bridge` network: its Linux bridge and the bridge's address/prefix (docker's
+    # --bridge and --bip; not docker's 172.17.0.1/16, so both engines fit on one host).
+    bridge: str = "caisson0"
+    bip: str = "10.87.0.1/16"
+    # Where user networks without --subnet get theirs: docker's --default-address-pool.
+    default_address_pool: str = "base=10.88.0.0/14,size=24"
+    # Caisson's own nftables table, given to the executor it starts (one per engine on a host).
+    firewall_table: str = "caisson"
     tls: bool = False
     tlsverify: bool = False
     tlscacert: str = ""
@@ -46,6 +55,26 @@ class Config:
     @property
     def pidfile_path(self) -> str:
         return self.pidfile or os.path.join(self.exec_root, "caisson.pid")
+
+    @property
+    def address_pool(self) -> tuple[str, int]:
+        """--default-address-pool base=CIDR,size=N as (base, size), checked."""
+        fields = dict(
+            part.split("=", 1) for part in self.default_address_pool.split(",") if "=" in part
+        )
+        try:
+            base = str(ipaddress.IPv4Network(fields["base"]))
+            size = int(fields.get("size", "24"))
+        except (KeyError, ValueError):
+            raise errors.InvalidArgument(
+                f"invalid default address pool {self.default_address_pool!r}: want base=CIDR,size=N"
+            ) from None
+        if not ipaddress.IPv4Network(base).prefixlen <= size <= 30:
+            raise errors.InvalidArgument(
+                f"invalid default address pool {self.default_address_pool!r}: size {size} "
+                "must be between the base's prefix length and 30"
+            )
+        return base, size
 
     @property
     def listen(self) -> tuple[str, ...]:
@@ -67,6 +96,10 @@ _FILE_KEYS = {
     "registry-proxy": "registry_proxy",
     "executor": "executor",
     "proxy-user": "proxy_user",
+    "bridge": "bridge",
+    "bip": "bip",
+    "default-address-pool": "default_address_pool",
+    "firewall-table": "firewall_table",
     "tls": "tls",
     "tlsverify": "tlsverify",
     "tlscacert": "tlscacert",
@@ -133,6 +166,27 @@ def parser() -> argparse.ArgumentParser:
         "--executor",
         default=None,
         help="address of a running caisson-executor (default: start one)",
+    )
+    p.add_argument(
+        "-b",
+        "--bridge",
+        default=None,
+        help="Linux bridge of the default network (default caisson0)",
+    )
+    p.add_argument(
+        "--bip",
+        default=None,
+        help="address/prefix of the default network's bridge (default 10.87.0.1/16)",
+    )
+    p.add_argument(
+        "--default-address-pool",
+        default=None,
+        help="base=CIDR,size=N: subnets for user networks (default base=10.88.0.0/14,size=24)",
+    )
+    p.add_argument(
+        "--firewall-table",
+        default=None,
+        help="Caisson's nftables table, one per engine on a host (default caisson)",
     )
     p.add_argument(
         "--proxy-user",

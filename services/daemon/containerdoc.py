@@ -11,7 +11,7 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 
 from caisson.daemon import humanize
-from caisson.daemon.containerrecord import ContainerRecord, MountPoint
+from caisson.daemon.containerrecord import ContainerRecord, MountPoint, NetworkAttachment
 from caisson_api.daemon.v1 import containers_pb2 as api
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -101,7 +101,7 @@ def inspect(
         doc["SizeRootFs"] = size_root_fs
     doc["Mounts"] = [mount_point(m) for m in record.mounts]
     doc["Config"] = config(record.config)
-    doc["NetworkSettings"] = network_settings(record.host_config.network_mode or "none")
+    doc["NetworkSettings"] = network_settings(record)
     return doc
 
 
@@ -289,44 +289,88 @@ def _mount_spec(m: api.Mount) -> dict[str, Any]:
     return doc
 
 
-def network_settings(mode: str) -> dict[str, Any]:
-    """NetworkSettings for the "none" and "host" networks: no addresses, one endpoint."""
+def network_settings(record: ContainerRecord) -> dict[str, Any]:
+    """docker's NetworkSettings: one entry per network (none and host have no addresses);
+    the top-level address fields are the default bridge's, as docker's legacy fields."""
+    running = record.state.status in ("running", "paused", "restarting")
+    mode = record.host_config.network_mode or "none"
+    networks: dict[str, Any] = {}
+    if mode in ("none", "host"):
+        networks[mode] = _endpoint_doc(NetworkAttachment("", mode), "")
+    for att in record.networks:
+        networks[att.network_name] = _endpoint_doc(att, record.short_id)
+    bridge = next((a for a in record.networks if a.network_name == "bridge"), None)
+    legacy = bridge or NetworkAttachment("", "")
+    ports: dict[str, Any] = {}
+    if running and record.networks:
+        for p in record.config.exposed_ports:
+            ports[p if "/" in p else p + "/tcp"] = None
+        for b in record.ports:
+            key = f"{b.container_port}/{b.protocol}"
+            ports[key] = (ports.get(key) or []) + [
+                {"HostIp": b.host_ip, "HostPort": str(b.host_port)}
+            ]
     return {
         "Bridge": "",
-        "SandboxID": "",
+        "SandboxID": record.id if running and record.networks else "",
         "HairpinMode": False,
         "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0,
-        "Ports": {},
+        "Ports": ports,
         "SandboxKey": "",
         "SecondaryIPAddresses": None,
         "SecondaryIPv6Addresses": None,
-        "EndpointID": "",
-        "Gateway": "",
+        "EndpointID": legacy.endpoint_id,
+        "Gateway": legacy.gateway,
         "GlobalIPv6Address": "",
         "GlobalIPv6PrefixLen": 0,
-        "IPAddress": "",
-        "IPPrefixLen": 0,
+        "IPAddress": legacy.address,
+        "IPPrefixLen": legacy.prefix_len,
         "IPv6Gateway": "",
-        "MacAddress": "",
-        "Networks": {
-            mode: {
-                "IPAMConfig": None,
-                "Links": None,
-                "Aliases": None,
-                "NetworkID": "",
-                "EndpointID": "",
-                "Gateway": "",
-                "IPAddress": "",
-                "IPPrefixLen": 0,
-                "IPv6Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
-                "MacAddress": "",
-                "DriverOpts": None,
-            }
-        },
+        "MacAddress": legacy.mac,
+        "Networks": networks,
     }
+
+
+def _endpoint_doc(att: NetworkAttachment, short_id: str) -> dict[str, Any]:
+    # docker adds the short id to the aliases on user networks (it resolves there too).
+    user = att.network_id and att.network_name not in ("bridge", "none", "host")
+    return {
+        "IPAMConfig": {"IPv4Address": att.ipv4_address} if att.ipv4_address else None,
+        "Links": None,
+        "Aliases": list(dict.fromkeys([*att.aliases, short_id])) if user else None,
+        "NetworkID": att.network_id,
+        "EndpointID": att.endpoint_id,
+        "Gateway": att.gateway,
+        "IPAddress": att.address,
+        "IPPrefixLen": att.prefix_len,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "MacAddress": att.mac,
+        "DriverOpts": None,
+    }
+
+
+def port_strings(record: ContainerRecord) -> list[str]:
+    """`ps`'s PORTS: "0.0.0.0:8080->80/tcp" for published ports and "80/tcp" for exposed
+    ones, while it runs."""
+    if record.state.status not in ("running", "paused", "restarting") or not record.networks:
+        return []
+    out = [f"{b.host_ip}:{b.host_port}->{b.container_port}/{b.protocol}" for b in record.ports]
+    published = {f"{b.container_port}/{b.protocol}" for b in record.ports}
+    for p in record.config.exposed_ports:
+        key = p if "/" in p else p + "/tcp"
+        if key not in published:
+            out.append(key)
+    return out
+
+
+def network_names(record: ContainerRecord) -> list[str]:
+    mode = record.host_config.network_mode or "none"
+    if mode in ("none", "host"):
+        return [mode]
+    return [att.network_name for att in record.networks]
 
 
 def summary(record: ContainerRecord, now: float) -> api.ContainerSummary:
@@ -344,5 +388,6 @@ def summary(record: ContainerRecord, now: float) -> api.ContainerSummary:
         status=humanize.state_string(record.state, now),
         labels=dict(record.config.labels),
         mounts=[m.name or m.source for m in record.mounts],
-        networks=[record.host_config.network_mode or "none"],
+        networks=network_names(record),
+        ports=port_strings(record),
     )

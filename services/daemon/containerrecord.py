@@ -58,6 +58,32 @@ class MountPoint:
 
 
 @dataclass
+class NetworkAttachment:
+    """One network the container is connected to (docker's EndpointSettings). The address
+    part is set while it runs (allocated at start, released at its end), like docker's."""
+
+    network_id: str
+    network_name: str
+    ipv4_address: str = ""  # --ip / connect --ip: the static address asked for
+    aliases: list[str] = field(default_factory=list)  # --network-alias / connect --alias
+    endpoint_id: str = ""
+    address: str = ""
+    prefix_len: int = 0
+    gateway: str = ""
+    mac: str = ""
+
+
+@dataclass
+class BoundPort:
+    """A published port as bound while the container runs."""
+
+    protocol: str
+    host_ip: str
+    host_port: int
+    container_port: int
+
+
+@dataclass
 class ContainerRecord:
     id: str
     name: str  # without the leading "/"
@@ -77,6 +103,9 @@ class ContainerRecord:
     anonymous_volumes: list[str] = field(default_factory=list)
     # docker's HasBeenManuallyStopped: `stop` keeps unless-stopped/always from restarting it.
     manually_stopped: bool = False
+    # The networks it is connected to, the first one its primary (default route, ports).
+    networks: list[NetworkAttachment] = field(default_factory=list)
+    ports: list[BoundPort] = field(default_factory=list)
 
     @property
     def short_id(self) -> str:
@@ -103,6 +132,8 @@ class ContainerRecord:
             "platform": self.platform,
             "anonymous_volumes": list(self.anonymous_volumes),
             "manually_stopped": self.manually_stopped,
+            "networks": [asdict(n) for n in self.networks],
+            "ports": [asdict(p) for p in self.ports],
         }
         return json.dumps(doc, sort_keys=True)
 
@@ -129,4 +160,6 @@ class ContainerRecord:
             platform=doc.get("platform", "linux"),
             anonymous_volumes=list(doc.get("anonymous_volumes", [])),
             manually_stopped=doc.get("manually_stopped", False),
+            networks=[NetworkAttachment(**n) for n in doc.get("networks", [])],
+            ports=[BoundPort(**p) for p in doc.get("ports", [])],
         )

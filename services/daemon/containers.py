@@ -15,19 +15,23 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from caisson import errors, logs
 from caisson.daemon import containerprune, containerspec, containerstats, names, signals
 from caisson.daemon import top as ps_top
 from caisson.daemon.clients import Executor
-from caisson.daemon.containerrecord import ContainerRecord
+from caisson.daemon.containernet import ContainerNetworks, endpoint_for
+from caisson.daemon.containerrecord import ContainerRecord, NetworkAttachment
 from caisson.daemon.engine import Engine
 from caisson.daemon.images import ImageService
 from caisson.daemon.store import Store
 from caisson.daemon.volumes import VolumeService
 from caisson_api.daemon.v1 import containers_pb2 as api
 from caisson_api.executor.v1 import containers_pb2 as xpb
+
+if TYPE_CHECKING:
+    from caisson.daemon.networks import NetworkService
 
 log = logs.get("caisson.daemon.containers")
 
@@ -84,12 +88,19 @@ class ContainerService:
         images: ImageService,
         executor: Executor,
         volumes: VolumeService,
+        networks: NetworkService | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
         self.images = images
         self.executor = executor
         self.volumes = volumes
+        self.networks = networks
+        self.nets = (
+            ContainerNetworks(networks, executor.set_names, self.records)
+            if networks is not None
+            else None
+        )
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._closed = threading.Event()
@@ -119,6 +130,10 @@ class ContainerService:
         if rec is None:
             raise errors.NotFound(f"No such container: {text}")
         return rec
+
+    def name_of(self, cid: str) -> str:
+        rec = self._load(cid)
+        return rec.name if rec is not None else ""
 
     def records(self) -> list[ContainerRecord]:
         return [ContainerRecord.from_json(r) for r in self.store.containers()]
@@ -156,10 +171,13 @@ class ContainerService:
             holder = self.store.container_id_by_name(name)
             if holder is not None:
                 raise names.conflict(name, holder)
+            netmode = self._network_mode(rec, req)
             for m in rec.mounts:
                 if m.type == "volume":
                     self.volumes.ensure(m.name, anonymous=m.anonymous)
-            spec = containerspec.executor_spec(rec, [layer.chain_id for layer in img.layers])
+            spec = containerspec.executor_spec(
+                rec, [layer.chain_id for layer in img.layers], netmode=netmode
+            )
             if not self.store.add_container(cid, name, rec.to_json()):
                 raise names.conflict(name, self.store.container_id_by_name(name) or "")
             try:
@@ -174,7 +192,90 @@ class ContainerService:
             log.info("container created", container=cid, name=name)
         return cid, warnings
 
+    def _network_mode(self, rec: ContainerRecord, req: api.CreateContainerRequest) -> str:
+        """The executor's network mode; records the networks the container joins."""
+        mode = rec.host_config.network_mode
+        if mode.startswith("container:"):
+            other = self.resolve(mode.partition(":")[2])
+            if other.id == rec.id:
+                raise errors.InvalidArgument("cannot join own network")
+            # docker: the joined container's hostname (and /etc files) are this one's.
+            rec.config.hostname = other.config.hostname
+            rec.config.domainname = other.config.domainname
+            return f"container:{other.id}"
+        if self.nets is not None:
+            rec.networks = self.nets.attachments(rec.host_config, dict(req.endpoints))
+        elif containerspec.network_mode(mode) == "bridge":
+            raise errors.FailedPrecondition("this daemon has no networking")
+        return containerspec.network_mode(mode)
+
     # -- start, attach ---------------------------------------------------------------------
+
+    def _prepare_network(self, cid: str) -> xpb.Networking | None:
+        """Allocates the start's addresses (saved in the record) and returns the executor's
+        Networking for it."""
+        if self.nets is None:
+            return None
+        with self._changed:
+            rec = self._load(cid)
+            if rec is None:
+                raise errors.NotFound(f"No such container: {cid}")
+            net = self.nets.prepare(rec, rec.config.exposed_ports)
+            if net is not None:
+                self.store.put_container(rec.id, rec.name, rec.to_json())
+            return net
+
+    def _network_started(self, cid: str, st: xpb.ContainerState) -> None:
+        if self.nets is None:
+            return
+        with self._changed:
+            rec = self._load(cid)
+            if rec is None or not rec.networks:
+                return
+            self.nets.started(rec, st.ports)
+            self.store.put_container(rec.id, rec.name, rec.to_json())
+        self.nets.push_names(att.network_id for att in rec.networks)
+
+    def _release_network(self, cid: str) -> None:
+        """A run's end (or a start that failed): addresses and ports go back."""
+        if self.nets is None:
+            return
+        with self._changed:
+            rec = self._load(cid)
+            if rec is None or not self.nets.release(rec):
+                return
+            self.store.put_container(rec.id, rec.name, rec.to_json())
+            self._changed.notify_all()
+        self.nets.push_names(att.network_id for att in rec.networks)
+
+    def _executor_start(self, cid: str) -> xpb.ContainerState:
+        net = self._prepare_network(cid)
+        try:
+            st = self.executor.start(cid, net)
+        except BaseException as e:
+            self._release_network(cid)
+            raise self._start_error(cid, e) from None
+        self._network_started(cid, st)
+        return st
+
+    def _start_error(self, cid: str, e: BaseException) -> BaseException:
+        """A start that failed before the process ran: docker's words for a taken port; a
+        --rm container goes (docker would leave it Created, of no use to anyone)."""
+        rec = self._load(cid)
+        if rec is None or not isinstance(e, errors.CaissonError):
+            return e
+        if "port is already allocated" in str(e) or str(e).startswith("listen tcp4"):
+            endpoint = rec.networks[0].endpoint_id if rec.networks else ""
+            e = errors.FailedPrecondition(
+                f"driver failed programming external connectivity on endpoint {rec.name} "
+                f"({endpoint or cid}): {e}"
+            )
+        if rec.host_config.auto_remove and rec.state.status == "created":
+            with contextlib.suppress(errors.CaissonError):
+                st = self.executor.get(cid)
+                if not st.started and st.status != xpb.STATUS_RUNNING:
+                    self.remove(cid, force=True, volumes=True)
+        return e
 
     def start(self, text: str) -> None:
         rec = self.resolve(text)
@@ -184,7 +285,7 @@ class ContainerService:
             raise errors.FailedPrecondition("cannot start a paused container, try unpause instead")
         with self.engine.job("container.start", container=rec.id):
             try:
-                st = self.executor.start(rec.id)
+                st = self._executor_start(rec.id)
             except errors.FailedPrecondition:
                 st = self.executor.get(rec.id)
                 if st.status != xpb.STATUS_STOPPED or st.started:
@@ -223,15 +324,18 @@ class ContainerService:
                 "You cannot attach to a stopped container, start it first"
             )
         requests: queue.Queue[xpb.AttachRequest | None] = queue.Queue()
+        net = self._prepare_network(rec.id) if open_.start else None
         requests.put(
             xpb.AttachRequest(
                 open=xpb.AttachOpen(
                     id=rec.id,
                     start=open_.start,
                     size=xpb.Resize(rows=open_.size.rows, cols=open_.size.cols),
+                    networking=net,
                 )
             )
         )
+        attached = False
         threading.Thread(
             target=_forward_inputs,
             args=(inputs, requests, open_.stdin),
@@ -244,7 +348,9 @@ class ContainerService:
             for resp in stream:
                 kind = resp.WhichOneof("response")
                 if kind == "attached":
+                    attached = True
                     if open_.start:
+                        self._network_started(rec.id, resp.attached)
                         self._started(rec.id, resp.attached)
                     yield Output(attached=rec.id)
                 elif kind in ("stdout", "stderr"):
@@ -254,14 +360,23 @@ class ContainerService:
                     self._apply(rec.id, resp.exit)
                     yield Output(exit=self._exit_status(rec.id, resp.exit))
                     return
-        except errors.FailedPrecondition:
+        except errors.FailedPrecondition as e:
             if not open_.start:
                 raise
+            if not attached:
+                self._release_network(rec.id)
             st = self.executor.get(rec.id)
             if st.status != xpb.STATUS_STOPPED or st.started:
-                raise
+                if attached:
+                    raise
+                raise self._start_error(rec.id, e) from None
             self._apply(rec.id, st)
             yield Output(exit=self._exit_status(rec.id, st))
+        except BaseException as e:
+            if open_.start and not attached:
+                self._release_network(rec.id)
+                raise self._start_error(rec.id, e) from None
+            raise
         finally:
             requests.put(None)
             stream.cancel()
@@ -328,6 +443,8 @@ class ContainerService:
     def _publish_change(self, rec: ContainerRecord, before: str, new: str, new_exit: bool) -> None:
         ev = self.engine.events.publish
         attrs = {"name": rec.name, "image": rec.image}
+        if new_exit or new in ("exited", "dead"):
+            self._release_network(rec.id)
         if new_exit:
             if before not in ("running", "paused"):
                 ev("container", "start", rec.id, **attrs)  # it ran and ended between looks
@@ -373,7 +490,7 @@ class ContainerService:
             rec.restart_count += 1
             self.store.put_container(rec.id, rec.name, rec.to_json())
         try:
-            self._started(cid, self.executor.start(cid))
+            self._started(cid, self._executor_start(cid))
             self.engine.events.publish("container", "restart", cid, name=rec.name)
         except errors.CaissonError as e:
             log.warning("restart failed", container=cid, error=str(e))
@@ -419,6 +536,8 @@ class ContainerService:
             self._closed.wait(0.5)
 
     def reconcile(self) -> None:
+        if self.networks is not None:
+            self.networks.ensure_all()
         states = {st.id: st for st in self.executor.list()}
         for rec in self.records():
             st = states.get(rec.id)
@@ -432,8 +551,13 @@ class ContainerService:
                         rec.state.finished_at = time.time()
                         self.store.put_container(rec.id, rec.name, rec.to_json())
                         self._changed.notify_all()
+                self._release_network(rec.id)
                 continue
             self._apply(rec.id, st)
+            if st.status not in (xpb.STATUS_RUNNING, xpb.STATUS_PAUSED):
+                self._release_network(rec.id)  # it ended while the daemon was away
+        if self.nets is not None:
+            self.nets.push_all()
 
     def close(self) -> None:
         self._closed.set()
@@ -524,7 +648,7 @@ class ContainerService:
         rec = self.resolve(text)
         with self.engine.job("container.restart", container=rec.id):
             self._stop(rec, timeout)
-            st = self.executor.start(rec.id)
+            st = self._executor_start(rec.id)
             self._started(rec.id, st)
             self.engine.events.publish("container", "restart", rec.id, name=rec.name)
 
@@ -568,6 +692,7 @@ class ContainerService:
                 self._apply(rec.id, self.executor.get(rec.id))
             with contextlib.suppress(errors.NotFound):
                 self.executor.delete(rec.id)
+            self._release_network(rec.id)
             with self._changed:
                 self.store.delete_container(rec.id)
                 self._changed.notify_all()
@@ -584,6 +709,92 @@ class ContainerService:
             with self._changed:
                 self._removing.discard(rec.id)
                 self._changed.notify_all()
+
+    # -- networks: connect, disconnect ------------------------------------------------------
+
+    def connect_network(self, container: str, network: str, ipv4: str, aliases: list[str]) -> None:
+        if self.networks is None or self.nets is None:
+            raise errors.FailedPrecondition("this daemon has no networking")
+        rec = self.resolve(container)
+        net = self.networks.resolve(network)
+        mode = rec.host_config.network_mode
+        if mode == "host" or net.driver == "host":
+            raise errors.PermissionDenied(
+                "container cannot be disconnected from host network or connected to host network"
+            )
+        if mode == "none" or net.driver == "null":
+            raise errors.PermissionDenied(
+                "container cannot be connected to multiple networks with one of the networks "
+                "in private (none) mode"
+            )
+        if mode.startswith("container:"):
+            raise errors.PermissionDenied(
+                "conflicting options: container type network can't be used with multiple networks"
+            )
+        if any(att.network_id == net.id for att in rec.networks):
+            raise errors.PermissionDenied(
+                f"endpoint with name {rec.name} already exists in network {net.name}"
+            )
+        self.nets._check_config(
+            net.name, net.dns, api.EndpointConfig(ipv4_address=ipv4, aliases=aliases)
+        )
+        att = NetworkAttachment(net.id, net.name, ipv4_address=ipv4, aliases=list(aliases))
+        with self.engine.job("network.connect", container=rec.id), self._changed:
+            rec = self.resolve(rec.id)
+            running = rec.state.status in ("running", "paused")
+            if running:
+                ep = self.networks.allocate(net.id, rec.id, ipv4, aliases)
+                att.endpoint_id, att.address, att.prefix_len = (
+                    ep.endpoint_id,
+                    ep.address,
+                    ep.prefix_len,
+                )
+                att.gateway, att.mac = ep.gateway, ep.mac
+                try:
+                    self.executor.connect(rec.id, endpoint_for(att))
+                except BaseException:
+                    self.networks.release(net.id, rec.id)
+                    raise
+            rec.networks.append(att)
+            self.store.put_container(rec.id, rec.name, rec.to_json())
+            self._changed.notify_all()
+        if running:
+            self.nets.push_names([net.id])
+        self.engine.events.publish(
+            "network", "connect", net.id, container=rec.id, name=net.name, type=net.driver
+        )
+
+    def disconnect_network(self, container: str, network: str, force: bool) -> None:
+        if self.networks is None or self.nets is None:
+            raise errors.FailedPrecondition("this daemon has no networking")
+        rec = self.resolve(container)
+        net = self.networks.resolve(network)
+        if rec.host_config.network_mode == "host" or net.driver == "host":
+            raise errors.PermissionDenied(
+                "container cannot be disconnected from host network or connected to host network"
+            )
+        with self.engine.job("network.disconnect", container=rec.id), self._changed:
+            rec = self.resolve(rec.id)
+            att = next((a for a in rec.networks if a.network_id == net.id), None)
+            if att is None:
+                raise errors.PermissionDenied(
+                    f"container {rec.id} is not connected to network {net.name}"
+                )
+            if rec.state.status in ("running", "paused") and att.address:
+                # NotFound: the executor no longer has it; the record is what is left.
+                with contextlib.suppress(errors.NotFound):
+                    self.executor.disconnect(rec.id, net.id)
+            self.networks.release(net.id, rec.id)
+            rec.networks.remove(att)
+            self.store.put_container(rec.id, rec.name, rec.to_json())
+            self._changed.notify_all()
+        self.nets.push_names([net.id])
+        self.engine.events.publish(
+            "network", "disconnect", net.id, container=rec.id, name=net.name, type=net.driver
+        )
+
+    def network_users(self, network_id: str) -> list[ContainerRecord]:
+        return [r for r in self.records() if any(a.network_id == network_id for a in r.networks)]
 
     # -- pause -----------------------------------------------------------------------------
 

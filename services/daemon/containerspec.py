@@ -167,10 +167,6 @@ def new_record(
         path_exists=path_exists,
     )
     warnings = []
-    if request.host_config.network_mode in ("bridge", "default"):
-        warnings.append(
-            "Bridge networking is not available yet: the container runs with --network none"
-        )
     if hc.network_mode == "host" and hc.port_bindings:
         warnings.append("Published ports are discarded when using host network mode")
     record = ContainerRecord(
@@ -268,7 +264,7 @@ def _validate_host_config(hc: api.HostConfig, path_exists: Callable[[str], bool]
                 # docker's oci.NormalizeLegacyCapabilities names the list.
                 raise errors.InvalidArgument(f"invalid {flag}: {e}") from None
     parse_security_opts(hc.security_opt)
-    network_mode(hc.network_mode)
+    _validate_network_mode(hc)
 
 
 def _adapt_host_config(hc: api.HostConfig, log_defaults: Mapping[str, str]) -> None:
@@ -286,7 +282,8 @@ def _adapt_host_config(hc: api.HostConfig, log_defaults: Mapping[str, str]) -> N
         hc.cpu_shares = MAX_CPU_SHARES
     if hc.HasField("pids_limit") and hc.pids_limit <= 0:
         hc.ClearField("pids_limit")  # 0 and -1 both mean unlimited
-    hc.network_mode = network_mode(hc.network_mode)
+    if not hc.network_mode:
+        hc.network_mode = "default"
     hc.cap_add[:] = [normalize_capability(c) for c in hc.cap_add]
     hc.cap_drop[:] = [normalize_capability(c) for c in hc.cap_drop]
     log = hc.log_config
@@ -500,15 +497,37 @@ def _parse_bool(text: str) -> bool | None:
 
 
 def network_mode(mode: str) -> str:
-    """The mode that runs: bridge networking comes with the networking issue, so the default
-    and "bridge" are "none" until then."""
-    if mode in ("", "default", "bridge", "none"):
-        return "none"
-    if mode == "host":
-        return "host"
+    """The executor's mode for a HostConfig.NetworkMode: the default bridge and user
+    networks alike are "bridge" (a namespace of its own with endpoints); "container:X" is
+    passed on (the caller resolves X to an id)."""
+    if mode in ("none", "host") or mode.startswith("container:"):
+        return mode
+    return "bridge"
+
+
+def user_network(mode: str) -> bool:
+    """docker's IsUserDefined: a network other than the predefined ones."""
+    return network_mode(mode) == "bridge" and mode not in ("", "default", "bridge")
+
+
+def _validate_network_mode(hc: api.HostConfig) -> None:
+    """docker's verifyNetworkingConfig/validateNetMode conflicts."""
+    mode = hc.network_mode
     if mode.startswith("container:"):
-        raise errors.InvalidArgument(f"network mode {mode!r} is not supported yet")
-    raise errors.NotFound(f"network {mode} not found")
+        if not mode.partition(":")[2]:
+            raise errors.InvalidArgument(
+                "Invalid network mode: invalid container format container:<name|id>"
+            )
+        if hc.port_bindings or hc.publish_all_ports:
+            raise errors.InvalidArgument(
+                "conflicting options: port publishing and the container type network mode"
+            )
+        if hc.dns:
+            raise errors.InvalidArgument("conflicting options: dns and the network mode")
+        if hc.extra_hosts:
+            raise errors.InvalidArgument(
+                "conflicting options: custom host-to-IP mapping and the network mode"
+            )
 
 
 def log_limits(config: Mapping[str, str]) -> tuple[int, int]:
@@ -884,7 +903,10 @@ def _executor_mount(mp: MountPoint) -> ex.Mount:
 
 
 def executor_spec(
-    record: ContainerRecord, layers: list[str], defaults: Defaults = Defaults()
+    record: ContainerRecord,
+    layers: list[str],
+    defaults: Defaults = Defaults(),
+    netmode: str = "",
 ) -> ex.ContainerSpec:
     """The executor's spec for a created container (docker's oci_linux.go decisions)."""
     cfg, hc = record.config, record.host_config
@@ -924,7 +946,7 @@ def executor_spec(
         mounts=mounts,
         readonly_rootfs=hc.readonly_rootfs,
         shm_size=hc.shm_size or DEFAULT_SHM_SIZE,
-        network_mode=network_mode(hc.network_mode),
+        network_mode=netmode or network_mode(hc.network_mode),
         resources=resources,
         rlimits=[ex.Rlimit(name=n, soft=s, hard=h) for n, (s, h) in rlimits.items()],
         privileged=hc.privileged,

@@ -17,11 +17,12 @@ from typing import Any
 
 from caisson import errors, logs, server
 from caisson.content import ContentStore
-from caisson.daemon import children, config, servicer_containers
+from caisson.daemon import children, config, servicer_containers, servicer_networks
 from caisson.daemon.clients import Executor, RegistryProxy
 from caisson.daemon.containers import ContainerService
 from caisson.daemon.engine import Engine, Events
 from caisson.daemon.images import ImageService
+from caisson.daemon.networks import NetworkService
 from caisson.daemon.pidfile import PidFile
 from caisson.daemon.servicer import ImagesServicer, SystemServicer
 from caisson.daemon.servicer_containers import ContainersServicer, VolumesServicer
@@ -29,7 +30,12 @@ from caisson.daemon.socket_activation import listen_fds
 from caisson.daemon.store import Store
 from caisson.daemon.system import SystemService
 from caisson.daemon.volumes import VolumeService
-from caisson_api.daemon.v1 import containers_pb2_grpc, daemon_pb2, daemon_pb2_grpc
+from caisson_api.daemon.v1 import (
+    containers_pb2_grpc,
+    daemon_pb2,
+    daemon_pb2_grpc,
+    networks_pb2_grpc,
+)
 
 log = logs.get("caisson.daemon")
 
@@ -146,7 +152,12 @@ class Daemon:
         )
         system = SystemService(lambda: self.cfg, store, content, engine, proxy, executor)
         volumes = VolumeService(store, engine, executor, cfg.data_root)
-        containers = ContainerService(store, engine, images, executor, volumes)
+        pool, pool_size = cfg.address_pool
+        networks = NetworkService(
+            store, engine, executor, cfg.bridge, cfg.bip, pool=pool, pool_size=pool_size
+        )
+        containers = ContainerService(store, engine, images, executor, volumes, networks)
+        networks.container_name = containers.name_of
         images.in_use = containers.in_use
         system.containers = containers.records
         volumes.users = containers.volume_users
@@ -180,6 +191,11 @@ class Daemon:
             containers_pb2_grpc.add_VolumesServicer_to_server,
             VolumesServicer(volumes),
             servicer_containers.VOLUMES,
+        )
+        srv.add(
+            networks_pb2_grpc.add_NetworksServicer_to_server,
+            servicer_networks.NetworksServicer(networks, containers),
+            servicer_networks.NETWORKS,
         )
         for lst in listeners:
             if isinstance(lst, str):

@@ -140,11 +140,13 @@ class NetworkService:
         bip: str = "10.87.0.1/16",
         pool: str = ipam.POOL,
         routes: Callable[[], list[IPv4Network]] = host_routes,
+        pool_size: int = ipam.POOL_SIZE,
     ) -> None:
         self.store = store
         self.engine = engine
         self.executor = executor
         self.pool = pool
+        self.pool_size = pool_size
         self.routes = routes
         # Set by the container service: a container's name (inspect's Containers, messages).
         self.container_name: Callable[[str], str] = lambda cid: ""
@@ -309,7 +311,7 @@ class NetworkService:
                 net.ipam_config["Gateway"] = gateway
         else:
             ipam.consolidate([], [ip_range] if ip_range else [], [gateway] if gateway else [])
-            chosen = ipam.next_subnet([*taken, *self.routes()], self.pool)
+            chosen = ipam.next_subnet([*taken, *self.routes()], self.pool, self.pool_size)
             pool = ipam.configure(str(chosen))
         net.subnet, net.gateway = str(pool.subnet), str(pool.gateway)
         net.ip_range = str(pool.ip_range) if pool.ip_range else ""

@@ -13,7 +13,7 @@ import grpc
 from google.protobuf import empty_pb2, timestamp_pb2
 
 from caisson import errors
-from caisson.daemon import containerdoc, containerfilter, humanize
+from caisson.daemon import containerdoc, containerfilter
 from caisson.daemon.containers import ContainerService, Output
 from caisson.daemon.volumes import Volume, VolumeService
 from caisson_api.daemon.v1 import containers_pb2 as api
@@ -117,23 +117,9 @@ class ContainersServicer(containers_pb2_grpc.ContainersServicer):
             self.c.records(), list(request.filters), request.all, self.c.images, request.limit
         )
         now = time.time()
-        out = []
-        for r in records:
-            s = api.ContainerSummary(
-                id=r.id,
-                names=[r.name],
-                image=r.image,
-                image_id=r.image_id,
-                command=humanize.command_column(r.path, r.args),
-                created=_ts(r.created),
-                state=r.state.status,
-                status=humanize.state_string(r.state, now),
-                labels=dict(r.config.labels),
-                mounts=[m.name or m.source for m in r.mounts],
-                networks=[r.host_config.network_mode or "none"],
-            )
-            out.append(s)
-        return api.ListContainersResponse(containers=out)
+        return api.ListContainersResponse(
+            containers=[containerdoc.summary(r, now) for r in records]
+        )
 
     def Inspect(  # noqa: N802
         self, request: api.InspectContainersRequest, context: grpc.ServicerContext

@@ -87,6 +87,9 @@ class InitSpec:
     # run: namespaces to unshare ("mnt", "uts", "ipc", "net", "cgroup"); the pid namespace is
     # the monitor's. exec: the ones to join, from `target_pid`.
     namespaces: list[str] = field(default_factory=list)
+    # run: a network namespace to join rather than make (the executor made and wired it, or
+    # another container's with --network container:NAME).
+    netns_path: str = ""
     target_pid: int = 0
     hostname: str = ""
     domainname: str = ""
@@ -142,6 +145,12 @@ def join_cgroups(procs_files: list[str]) -> None:
 
 def enter_namespaces(spec: InitSpec) -> None:
     if spec.mode == "run":
+        if spec.netns_path:
+            fd = os.open(spec.netns_path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                namespaces.setns(fd, namespaces.CLONE_NEWNET)
+            finally:
+                os.close(fd)
         flags = 0
         for name in spec.namespaces:
             flags |= _NS_FLAGS[name]

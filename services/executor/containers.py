@@ -6,7 +6,8 @@ containers again and a container outlives the executor:
                                  upper/ + work/ (the writable layer), <id>-json.log,
                                  hostname, hosts, resolv.conf
     EXEC_ROOT/containers/<id>/   init.json, the monitor's monitor.pid, attach.sock and exit,
-                                 state.json (pid, start time), exec/<exec id>/
+                                 state.json (pid, start time), exec/<exec id>/,
+                                 netns + networking.pb while it runs on a network (sandbox.py)
 A container's process runs under its own monitor (monitor.c), which owns its stdio and log
 and writes its exit status; the executor only watches monitors and reads what they wrote.
 """
@@ -21,6 +22,7 @@ import platform
 import select
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
@@ -40,11 +42,13 @@ from caisson.executor.cgroup_manager import (
 )
 from caisson.executor.containerinit import InitSpec, ProcessSpec
 from caisson.executor.rmtree import remove_tree as rmtree
+from caisson.executor.sandbox import NETNS, Sandboxes, close_all
 from caisson.executor.snapshots import Snapshotter
 from caisson.executor.stats import Sample
 from caisson.executor.stats import collect as collect_stats
 from caisson.executor.syscalls import RealSyscalls
 from caisson_api.executor.v1 import containers_pb2 as pb
+from caisson_api.executor.v1 import networks_pb2 as npb
 
 log = logs.get("caisson.executor.containers")
 
@@ -68,6 +72,8 @@ class State:
     finished_at: float = 0.0
     rootfs: str = ""
     log_path: str = ""
+    # Published ports as bound, while it runs.
+    ports: list[npb.PortMapping] = field(default_factory=list)
 
 
 @dataclass
@@ -112,6 +118,7 @@ class ContainerManager:
         snapshots: Snapshotter,
         cgroup_mode: str,
         cgroup_parent: str = "caisson",
+        sandboxes: Sandboxes | None = None,
     ) -> None:
         self.data = Path(data_root) / "containers"
         self.run = Path(exec_root) / "containers"
@@ -119,6 +126,10 @@ class ContainerManager:
         self.snapshots = snapshots
         self.cgroup_mode = cgroup_mode
         self.cgroup_parent = cgroup_parent
+        self.sandboxes = sandboxes
+        # Network setup at a start and teardown at an exit exclude each other: a restart may
+        # begin before the watcher of the run that ended has torn its network down.
+        self._net_lock = threading.Lock()
         self._lock = threading.Lock()
         self._live: dict[str, _Live] = {}
         self._listeners: list[Callable[[State], None]] = []
@@ -149,12 +160,21 @@ class ContainerManager:
         """Finds the containers a previous executor left: running ones are watched again."""
         self.data.mkdir(parents=True, exist_ok=True)
         self.run.mkdir(parents=True, exist_ok=True)
+        running = set()
         for cid in self._ids():
             st = self.get(cid)
             if st.status in (RUNNING, PAUSED):
+                running.add(cid)
+                if self.sandboxes is not None:
+                    self.sandboxes.revive(cid, self._bundle(cid))
                 self._watch(cid)
             elif st.status == STOPPED and st.started:
                 self._record_oom(cid)  # it ended while no executor watched
+                self._teardown_network(cid)
+        if self.sandboxes is not None:
+            # Rules of containers that ended (or went) while no executor watched.
+            for cid in self.sandboxes.firewall.container_ids() - running:
+                self.sandboxes.firewall.unpublish(cid)
         log.info("containers found", count=len(self._ids()))
 
     def close(self) -> None:
@@ -297,6 +317,9 @@ class ContainerManager:
                 }
             )
             args = [INIT_PATH, "--", *args]
+        mode = spec.network_mode or "none"
+        # --network container:ID shares that container's /etc files too, as docker does.
+        etc = self._data(mode.partition(":")[2]) if mode.startswith("container:") else data
         tmpfs = [
             {"destination": m.target, "options": _tmpfs_options(m)}
             for m in spec.mounts
@@ -308,9 +331,9 @@ class ContainerManager:
             "shm_size": spec.shm_size or 64 * 1024 * 1024,
             "binds": binds,
             "tmpfs": tmpfs,
-            "hostname_file": str(data / "hostname"),
-            "hosts_file": str(data / "hosts"),
-            "resolv_conf_file": str(data / "resolv.conf"),
+            "hostname_file": str(etc / "hostname"),
+            "hosts_file": str(etc / "hosts"),
+            "resolv_conf_file": str(etc / "resolv.conf"),
         }
         if spec.privileged:
             # docker's --privileged: nothing masked or read-only, the host's devices.
@@ -319,7 +342,12 @@ class ContainerManager:
             root["readonly_sys"] = False
             root["host_devices"] = True
         nss = ["mnt", "uts", "ipc", "cgroup"]
-        if (spec.network_mode or "none") != "host":
+        netns_path = ""
+        if mode == "bridge":
+            netns_path = str(self._bundle(spec.id) / NETNS)
+        elif mode.startswith("container:"):
+            netns_path = self._joined_netns(mode.partition(":")[2])
+        elif mode != "host":
             nss.append("net")
         caps = capabilities.effective_set(list(spec.cap_add), list(spec.cap_drop), spec.privileged)
         return InitSpec(
@@ -332,6 +360,7 @@ class ContainerManager:
                 groups=list(proc.additional_groups),
             ),
             namespaces=nss,
+            netns_path=netns_path,
             hostname=spec.hostname or spec.id[:12],
             domainname=spec.domainname,
             cgroup_procs=self._cgroup_procs(spec.id),
@@ -342,6 +371,15 @@ class ContainerManager:
             console=proc.tty,
             **self._seccomp_program(spec, caps),
         )
+
+    def _joined_netns(self, other: str) -> str:
+        """--network container:ID: the network namespace of that running container."""
+        st = self.get(other)
+        if st.status not in (RUNNING, PAUSED) or not st.pid:
+            raise errors.FailedPrecondition(
+                f"cannot join network of a non running container: {other}"
+            )
+        return f"/proc/{st.pid}/ns/net"
 
     def _seccomp_program(self, spec: pb.ContainerSpec, caps: frozenset[str]) -> dict[str, Any]:
         """The container's seccomp filter compiled to BPF, once per (profile, caps): the file
@@ -381,6 +419,7 @@ class ContainerManager:
         cid: str,
         attach: Callable[[Path], None] | None = None,
         size: tuple[int, int] | None = None,
+        networking: pb.Networking | None = None,
     ) -> State:
         """Starts the container's process under a new monitor and returns once it runs.
         `attach`, when given, is called with the bundle once the monitor listens and before the
@@ -395,6 +434,66 @@ class ContainerManager:
         for name in ("exit", "state.json", "attach.sock", "monitor.pid", "oom"):
             (bundle / name).unlink(missing_ok=True)
         self._mount_rootfs(spec)
+        held = self._network(spec, networking or pb.Networking())
+        try:
+            return self._launch(spec, attach, size, held)
+        except BaseException:
+            self._teardown_network(cid)
+            raise
+        finally:
+            close_all(held)  # the monitor holds its own copies
+
+    def _network(self, spec: pb.ContainerSpec, net: pb.Networking) -> list[socket.socket]:
+        """The start's network: the sandbox (bridge mode) and the /etc files naming it."""
+        mode = spec.network_mode or "none"
+        if mode != "bridge":
+            if net.endpoints or net.ports:
+                raise errors.InvalidArgument(f"network mode {mode} takes no endpoints or ports")
+            return []
+        if self.sandboxes is None:
+            raise errors.FailedPrecondition("this executor has no networking")
+        data = self._data(spec.id)
+        _write_atomic(
+            data / "hosts",
+            etcfiles.hosts(mode, "", list(spec.extra_hosts), list(net.own_hosts)),
+        )
+        _write_atomic(
+            data / "resolv.conf",
+            etcfiles.resolv_conf(
+                mode,
+                _read_text("/etc/resolv.conf"),
+                list(spec.dns),
+                list(spec.dns_search),
+                list(spec.dns_options),
+                embedded_dns=net.embedded_dns,
+            ),
+        )
+        with self._net_lock:
+            return self.sandboxes.setup(spec.id, self._bundle(spec.id), net)
+
+    def _teardown_network(self, cid: str, ended: bool = False) -> None:
+        """`ended`: the watcher of a run, which must leave alone the network of a new run."""
+        if self.sandboxes is None:
+            return
+        with self._net_lock:
+            try:
+                if ended and self.get(cid).status != STOPPED:
+                    return
+                self.sandboxes.teardown(cid, self._bundle(cid))
+            except errors.NotFound:
+                pass
+            except errors.CaissonError as e:
+                log.warning("network teardown failed", container=cid, error=str(e))
+
+    def _launch(
+        self,
+        spec: pb.ContainerSpec,
+        attach: Callable[[Path], None] | None,
+        size: tuple[int, int] | None,
+        held: list[socket.socket],
+    ) -> State:
+        cid = spec.id
+        bundle = self._bundle(cid)
         init = self._init_spec(spec)
         _write_atomic(bundle / "init.json", init.to_json(), 0o600)
         opts = monitor.MonitorOptions(
@@ -409,6 +508,7 @@ class ContainerManager:
             newpid=True,
             tty_size=size
             or ((spec.process.rows, spec.process.cols) if spec.process.rows else None),
+            hold_fds=tuple(s.fileno() for s in held),
         )
         started_at = time.time()
         # The cgroup's OOM counter outlives a run: a restarted container compares with this.
@@ -426,6 +526,7 @@ class ContainerManager:
                 bundle / "state.json",
                 json.dumps({"pid": 0, "started_at": _rfc3339(started_at)}),
             )
+            self._teardown_network(cid)
             self._publish(self.get(cid))
             log.info("container failed to start", container=cid, error=e.message)
             raise
@@ -459,6 +560,7 @@ class ContainerManager:
         if self._closed.is_set():
             return
         self._record_oom(cid)
+        self._teardown_network(cid, ended=True)
         st = self.get(cid)
         live.done.set()
         with self._lock:
@@ -499,6 +601,9 @@ class ContainerManager:
         if monitor.monitor_alive(bundle):
             st.started = True
             st.status = PAUSED if self._frozen(cid) else RUNNING
+            if self.sandboxes is not None:
+                net = self.sandboxes.record(bundle)
+                st.ports = list(net.ports) if net is not None else []
             return st
         # The monitor is gone without an exit record (killed, or the host rebooted).
         st.status = STOPPED
@@ -594,6 +699,7 @@ class ContainerManager:
 
     def _remove_all(self, cid: str) -> None:
         data = self._data(cid)
+        self._teardown_network(cid)
         rootfs.unmount(RealSyscalls(), str(data / "rootfs"))
         try:
             cg = self._cgroup(cid)
@@ -606,6 +712,20 @@ class ContainerManager:
             rmtree(str(self._bundle(cid)))
         if data.exists():
             rmtree(str(data))
+
+    # -- network connect/disconnect of a running container ---------------------------------
+
+    def connect(self, cid: str, endpoint: npb.Endpoint) -> None:
+        self._running(cid)
+        if self.sandboxes is None:
+            raise errors.FailedPrecondition("this executor has no networking")
+        self.sandboxes.connect(cid, self._bundle(cid), endpoint)
+
+    def disconnect(self, cid: str, network_id: str) -> None:
+        self._running(cid)
+        if self.sandboxes is None:
+            raise errors.FailedPrecondition("this executor has no networking")
+        self.sandboxes.disconnect(cid, self._bundle(cid), network_id)
 
     # -- logs ------------------------------------------------------------------------------
 

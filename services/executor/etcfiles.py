@@ -1,5 +1,4 @@
-"""The per-container /etc/hostname, /etc/hosts and /etc/resolv.conf, as docker writes them for
-the networks this executor makes (none and host; bridge comes with the networking issue)."""
+"""The per-container /etc/hostname, /etc/hosts and /etc/resolv.conf, as docker writes them."""
 
 from __future__ import annotations
 
@@ -19,18 +18,43 @@ FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 _LOCAL_NS = re.compile(r"^\s*nameserver\s+(127\.\d+\.\d+\.\d+|::1)\s*$", re.M)
 
 
-def hosts(network_mode: str, host_hosts: str, extra_hosts: list[str]) -> str:
-    """`extra_hosts` entries are "NAME:IP" (docker's --add-host)."""
+EMBEDDED_DNS = "127.0.0.11"
+
+
+def hosts(
+    network_mode: str, host_hosts: str, extra_hosts: list[str], own: list[str] | None = None
+) -> str:
+    """`extra_hosts` entries are "NAME:IP" (docker's --add-host); `own` the container's own
+    "IP\tHOSTNAME" lines, last as docker puts them."""
     lines = host_hosts.rstrip("\n").split("\n") if network_mode == "host" else list(DEFAULT_HOSTS)
     for entry in extra_hosts:
         name, _, ip = entry.partition(":")
         lines.append(f"{ip}\t{name}")
+    lines += own or []
     return "\n".join(lines) + "\n"
 
 
 def resolv_conf(
-    network_mode: str, host_resolv: str, dns: list[str], search: list[str], options: list[str]
+    network_mode: str,
+    host_resolv: str,
+    dns: list[str],
+    search: list[str],
+    options: list[str],
+    embedded_dns: bool = False,
 ) -> str:
+    """With `embedded_dns` (user networks) the only nameserver is the embedded server, which
+    forwards what it does not know; docker adds ndots:0 so that names are tried as given."""
+    if embedded_dns:
+        lines = resolv_conf("bridge", host_resolv, [], search, options).split("\n")
+        lines = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("nameserver")]
+        opts = [ln for ln in lines if ln.lstrip().startswith("options")]
+        lines = [ln for ln in lines if not ln.lstrip().startswith("options")]
+        lines.append(f"nameserver {EMBEDDED_DNS}")
+        words = " ".join(ln.split(None, 1)[1] for ln in opts if len(ln.split()) > 1).split()
+        if not any(w.startswith("ndots:") for w in words):
+            words.append("ndots:0")
+        lines.append("options " + " ".join(words))
+        return "\n".join(lines) + "\n"
     if network_mode == "host" and not (dns or search or options):
         return host_resolv
     lines = [ln for ln in host_resolv.split("\n") if ln.strip()]

@@ -15,12 +15,16 @@ import sys
 
 from caisson import errors, logs, server
 from caisson.content import ContentStore
-from caisson.executor import cgroups, service_containers
+from caisson.executor import cgroups, service_containers, service_networks
 from caisson.executor.containers import ContainerManager
+from caisson.executor.dns import Resolver
 from caisson.executor.execs import ExecManager
+from caisson.executor.firewall import Firewall
+from caisson.executor.networks import NetworkManager
+from caisson.executor.sandbox import Sandboxes
 from caisson.executor.service import SERVICE_NAME, ExecutorService
 from caisson.executor.snapshots import Snapshotter
-from caisson_api.executor.v1 import containers_pb2_grpc, executor_pb2_grpc
+from caisson_api.executor.v1 import containers_pb2_grpc, executor_pb2_grpc, networks_pb2_grpc
 
 log = logs.get("caisson.executor")
 
@@ -40,6 +44,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--data-root", default=DEFAULT_DATA_ROOT, help="default: %(default)s")
     p.add_argument("--exec-root", default=DEFAULT_EXEC_ROOT, help="default: %(default)s")
+    p.add_argument(
+        "--firewall-table",
+        default="caisson",
+        help="Caisson's own nftables table (ip family); one per engine on a host "
+        "(default: %(default)s)",
+    )
     logs.add_flags(p)
     args = p.parse_args(argv)
     if args.listen is None:
@@ -66,7 +76,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         snapshots.init()
         mode = cgroups.detect_mode()
-        manager = ContainerManager(args.data_root, args.exec_root, snapshots, mode)
+        firewall = Firewall(args.firewall_table)
+        resolver = Resolver()
+        networks = NetworkManager(args.exec_root, firewall, resolver)
+        networks.init()
+        manager = ContainerManager(
+            args.data_root,
+            args.exec_root,
+            snapshots,
+            mode,
+            sandboxes=Sandboxes(networks, firewall, resolver),
+        )
         manager.init()
         # Each attached stream and each wait holds a worker for its whole life.
         srv = server.Server("executor", max_workers=512)
@@ -80,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
             service_containers.ContainersService(manager, ExecManager(manager)),
             service_containers.SERVICE_NAME,
         )
+        srv.add(
+            networks_pb2_grpc.add_NetworksServicer_to_server,
+            service_networks.NetworksService(networks),
+            service_networks.SERVICE_NAME,
+        )
         srv.on_stop(manager.close)
+        srv.on_stop(resolver.close)
         srv.on_stop(snapshots.close)
         srv.listen(address)
     except errors.CaissonError as e:

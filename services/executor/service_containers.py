@@ -49,6 +49,7 @@ def state_pb(st: State) -> pb.ContainerState:
         finished_at=_ts(st.finished_at),
         rootfs=st.rootfs,
         log_path=st.log_path,
+        ports=st.ports,
     )
 
 
@@ -95,7 +96,8 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
         return state_pb(self.m.create(request))
 
     def Start(self, request: pb.StartRequest, context: grpc.ServicerContext) -> pb.ContainerState:
-        return state_pb(self.m.start(request.id))
+        networking = request.networking if request.HasField("networking") else None
+        return state_pb(self.m.start(request.id, networking=networking))
 
     def Attach(
         self, request_iterator: Iterator[pb.AttachRequest], context: grpc.ServicerContext
@@ -112,7 +114,10 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
         if first.open.start:
             size = first.open.size
             st = self.m.start(
-                cid, attach=attach, size=(size.rows, size.cols) if size.rows and size.cols else None
+                cid,
+                attach=attach,
+                size=(size.rows, size.cols) if size.rows and size.cols else None,
+                networking=first.open.networking if first.open.HasField("networking") else None,
             )
         else:
             st = self.m.get(cid)
@@ -210,6 +215,16 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
         self, request: pb.VolumeRef, context: grpc.ServicerContext
     ) -> pb.VolumeSizeResponse:
         return pb.VolumeSizeResponse(size=self.m.volume_size(request.name))
+
+    def Connect(self, request: pb.ConnectRequest, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        self.m.connect(request.id, request.endpoint)
+        return empty_pb2.Empty()
+
+    def Disconnect(
+        self, request: pb.DisconnectRequest, context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
+        self.m.disconnect(request.id, request.network_id)
+        return empty_pb2.Empty()
 
     def Stats(self, request: pb.ContainerId, context: grpc.ServicerContext) -> pb.StatsResponse:
         s = self.m.stats(request.id)

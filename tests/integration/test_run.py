@@ -98,8 +98,8 @@ def test_isolation(runner: Daemon, image: str) -> None:
     assert lines[0] == "pid=1", r
     assert lines[1] == cid[:12], r
     assert lines[2].split() == ["CapEff:", DEFAULT_CAP_MASK], r
-    assert lines[3] == "lo", r  # --network none: loopback only
-    assert lines[4] == "1,3", r  # /proc/keys masked by /dev/null (char 1,3)
+    assert lines[3:5] == ["lo", "eth0"], r  # its own namespace on the default bridge
+    assert lines[5] == "1,3", r  # /proc/keys masked by /dev/null (char 1,3)
     assert "sys-ro" in lines, r
     assert "overlay overlay" in r.out, r
 

@@ -5,6 +5,8 @@ the harness sweeps them (only what belongs to the test's own daemon) when a test
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import json
 import os
 import signal
 import subprocess
@@ -91,6 +93,67 @@ def state(base: str, data_root: str, exec_root: str, known_ids: set[str]) -> Hos
         frozenset(container_cgroups(ids)),
         frozenset(monitors_for(exec_root)),
     )
+
+
+def test_network_names() -> tuple[str, str, str]:
+    """A bridge name, its address/prefix and a /16 pool for user networks, all test-only:
+    in 10.240.0.0/12, away from the routes the host has."""
+    taken = _host_routes()
+    while True:
+        tag = os.urandom(4).hex()
+        second, third = 240 + os.urandom(1)[0] % 16, os.urandom(1)[0]
+        bip_net = ipaddress.ip_network(f"10.{second}.{third}.0/24")
+        pool_second = 240 + (second - 240 + 8) % 16
+        pool = ipaddress.ip_network(f"10.{pool_second}.0.0/16")
+        if not any(bip_net.overlaps(r) or pool.overlaps(r) for r in taken):
+            return f"cst{tag}", f"10.{second}.{third}.1/24", str(pool)
+
+
+def _host_routes() -> list[ipaddress.IPv4Network]:
+    out = subprocess.run(["ip", "-4", "-j", "route", "show", "table", "all"], capture_output=True)
+    routes = []
+    with contextlib.suppress(ValueError):
+        for r in json.loads(out.stdout or b"[]"):
+            dst = r.get("dst", "")
+            if dst and dst != "default" and not dst.startswith(("127.", "broadcast")):
+                with contextlib.suppress(ValueError):
+                    routes.append(ipaddress.ip_network(dst, strict=False))
+    return routes
+
+
+def bridges_of(exec_root: str) -> set[str]:
+    """The bridges a daemon's executor made (its networks/*.pb records name them)."""
+    from caisson_api.executor.v1 import networks_pb2
+
+    out = set()
+    d = os.path.join(exec_root, "networks")
+    with contextlib.suppress(OSError):
+        for name in os.listdir(d):
+            if name.endswith(".pb"):
+                spec = networks_pb2.NetworkSpec()
+                with open(os.path.join(d, name), "rb") as f:
+                    spec.ParseFromString(f.read())
+                out.add(spec.bridge)
+    return out
+
+
+def veths_on(bridges: set[str]) -> set[str]:
+    """Host interfaces enslaved to one of `bridges` (the host ends of containers' veths)."""
+    out = subprocess.run(["ip", "-j", "link", "show"], capture_output=True)
+    with contextlib.suppress(ValueError):
+        return {
+            link["ifname"]
+            for link in json.loads(out.stdout or b"[]")
+            if link.get("master") in bridges
+        }
+    return set()
+
+
+def sweep_network(exec_root: str, bridge: str, table: str) -> None:
+    """Removes a test daemon's bridges (their veths go with them) and its nftables table."""
+    for name in bridges_of(exec_root) | {bridge}:
+        subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+    subprocess.run(["nft", "delete", "table", "ip", table], capture_output=True, check=False)
 
 
 def sweep(base: str, data_root: str, exec_root: str) -> None:

@@ -77,6 +77,10 @@ class Daemon:
         self.log_path = os.path.join(base, "daemon.log")
         self.home = os.path.join(base, "home")  # the CLI's $HOME (credentials file)
         self.extra_args = tuple(extra_args)
+        # Test-only network names: the default network's bridge and subnet, user networks'
+        # pool, and Caisson's nftables table (never the host's or a real engine's).
+        self.bridge, self.bip, self.address_pool = leaks.test_network_names()
+        self.firewall_table = "cst_" + self.bridge[3:]
         self.proc: subprocess.Popen[bytes] | None = None
         self.children: list[int] = []
         os.makedirs(self.home, mode=0o700, exist_ok=True)
@@ -114,6 +118,14 @@ class Daemon:
             self.pidfile,
             "--log-level",
             "debug",
+            "--bridge",
+            self.bridge,
+            "--bip",
+            self.bip,
+            "--default-address-pool",
+            f"base={self.address_pool},size=24",
+            "--firewall-table",
+            self.firewall_table,
             *self.extra_args,
         ]
 
@@ -176,6 +188,7 @@ class Daemon:
                 leftovers.append(f"{pid} {cmdline(pid)}")
         kill_pids(self.children)
         leaks.sweep(self.base, self.data_root, self.exec_root)
+        leaks.sweep_network(self.exec_root, self.bridge, self.firewall_table)
         if check:
             problems = []
             if left_containers:

@@ -24,12 +24,6 @@ from caisson.daemon.store import Store
 from caisson_api.daemon.v1 import networks_pb2_grpc
 from caisson_api.executor.v1 import networks_pb2 as npb
 
-# Until cli/app.py registers the network commands (then this guard goes).
-pytestmark = pytest.mark.skipif(
-    app.run(["network", "--help"], stdout=io.StringIO(), stderr=io.StringIO()) != 0,
-    reason="cli/app.py does not register the network commands yet",
-)
-
 CID = "c" * 64
 
 

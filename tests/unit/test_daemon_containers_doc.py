@@ -1,7 +1,7 @@
 import json
 
 from caisson.daemon import containerdoc, containerspec
-from caisson.daemon.containerrecord import ContainerRecord, State
+from caisson.daemon.containerrecord import BoundPort, ContainerRecord, NetworkAttachment, State
 from caisson_api.daemon.v1 import containers_pb2 as api
 
 CID = "4f1c" + "a" * 60
@@ -139,7 +139,7 @@ def test_host_config_defaults_match_docker_20_10():
     hc = containerdoc.inspect(_record())["HostConfig"]
     assert hc["Binds"] is None and hc["CapAdd"] is None and hc["Ulimits"] is None
     assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "5", "max-size": "20m"}}
-    assert hc["NetworkMode"] == "none" and hc["PortBindings"] == {}
+    assert hc["NetworkMode"] == "default" and hc["PortBindings"] == {}
     assert hc["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0}
     assert hc["ShmSize"] == 67108864 and hc["PidsLimit"] is None
     assert hc["Dns"] == [] and hc["DnsSearch"] == [] and hc["DnsOptions"] == []
@@ -209,11 +209,57 @@ def test_mounts_as_docker_lists_them():
 
 
 def test_network_settings_for_none_and_host():
-    ns = containerdoc.inspect(_record())["NetworkSettings"]
+    ns = containerdoc.inspect(_record(network_mode="none"))["NetworkSettings"]
     assert list(ns["Networks"]) == ["none"] and ns["IPAddress"] == "" and ns["Ports"] == {}
     assert list(ns["Networks"]["none"])[0] == "IPAMConfig"
     host = containerdoc.inspect(_record(network_mode="host"))["NetworkSettings"]
     assert list(host["Networks"]) == ["host"]
+
+
+def _on_networks(rec: ContainerRecord, running: bool) -> ContainerRecord:
+    bridge = NetworkAttachment("n" * 64, "bridge")
+    user = NetworkAttachment("u" * 64, "mynet", ipv4_address="10.88.0.9", aliases=["db"])
+    if running:
+        rec.state = State(status="running", started_at=1700000000.0)
+        bridge.address, bridge.prefix_len, bridge.gateway = "10.87.0.2", 16, "10.87.0.1"
+        bridge.mac, bridge.endpoint_id = "02:42:0a:57:00:02", "e" * 64
+        user.address, user.prefix_len, user.gateway = "10.88.0.9", 24, "10.88.0.1"
+        rec.ports = [BoundPort("tcp", "0.0.0.0", 8080, 80)]
+    rec.networks = [bridge, user]
+    rec.config.exposed_ports[:] = ["80/tcp", "443/tcp"]
+    return rec
+
+
+def test_network_settings_of_a_running_container_on_two_networks():
+    ns = containerdoc.inspect(_on_networks(_record(), running=True))["NetworkSettings"]
+    # The legacy top-level fields are the default bridge's, as docker's.
+    assert (ns["IPAddress"], ns["IPPrefixLen"], ns["Gateway"]) == ("10.87.0.2", 16, "10.87.0.1")
+    assert ns["MacAddress"] == "02:42:0a:57:00:02" and ns["EndpointID"] == "e" * 64
+    assert ns["Ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "443/tcp": None}
+    assert list(ns["Networks"]) == ["bridge", "mynet"]
+    bridge, user = ns["Networks"]["bridge"], ns["Networks"]["mynet"]
+    assert bridge["Aliases"] is None and bridge["IPAMConfig"] is None
+    assert user["Aliases"] == ["db", CID[:12]]
+    assert user["IPAMConfig"] == {"IPv4Address": "10.88.0.9"} and user["IPAddress"] == "10.88.0.9"
+    row = containerdoc.summary(_on_networks(_record(), running=True), now=1700000001.0)
+    assert list(row.ports) == ["0.0.0.0:8080->80/tcp", "443/tcp"]
+    assert list(row.networks) == ["bridge", "mynet"]
+
+
+def test_network_settings_of_a_stopped_container_keep_the_networks_without_addresses():
+    ns = containerdoc.inspect(_on_networks(_record(), running=False))["NetworkSettings"]
+    assert (
+        ns["IPAddress"] == ""
+        and ns["Ports"] == {}
+        and list(ns["Networks"])
+        == [
+            "bridge",
+            "mynet",
+        ]
+    )
+    assert ns["Networks"]["mynet"]["IPAddress"] == "" and ns["Networks"]["mynet"]["NetworkID"]
+    row = containerdoc.summary(_on_networks(_record(), running=False), now=1700000001.0)
+    assert list(row.ports) == []
 
 
 def test_size_fields_only_when_asked():
@@ -237,4 +283,4 @@ def test_summary_row():
     assert row.id == CID and list(row.names) == ["web"] and row.image == "busybox"
     assert row.command == "sh" and row.state == "running" and row.status == "Up 5 seconds"
     assert row.created.seconds == 1700000000 and dict(row.labels) == {"a": "b"}
-    assert list(row.mounts) == ["named", "v" * 64] and list(row.networks) == ["none"]
+    assert list(row.mounts) == ["named", "v" * 64] and list(row.networks) == []

@@ -158,7 +158,7 @@ def test_host_config_defaults_as_inspect_shows_them():
     _, hc, *_ = merge(req())
     assert hc.restart_policy.name == "no"
     assert hc.shm_size == 64 * 1024 * 1024
-    assert hc.network_mode == "none"
+    assert hc.network_mode == "default"
     assert hc.log_config.type == "json-file"
     assert dict(hc.log_config.config) == {"max-size": "20m", "max-file": "5"}
     assert not hc.HasField("init") and not hc.HasField("pids_limit")
@@ -244,15 +244,37 @@ def test_cpu_shares_are_clamped_and_pids_limit_zero_is_unlimited():
             {"ulimits": [api.Ulimit(name="nofile", soft=2, hard=1)]},
             "ulimit soft limit must be less than or equal to hard limit: 2 > 1",
         ),
-        ({"network_mode": "container:x"}, "network mode 'container:x' is not supported yet"),
+        (
+            {"network_mode": "container:x", "port_bindings": {"80/tcp": api.PortBindings()}},
+            "conflicting options: port publishing and the container type network mode",
+        ),
+        (
+            {"network_mode": "container:x", "dns": ["1.1.1.1"]},
+            "conflicting options: dns and the network mode",
+        ),
+        (
+            {"network_mode": "container:x", "extra_hosts": ["a:1.2.3.4"]},
+            "conflicting options: custom host-to-IP mapping and the network mode",
+        ),
     ],
 )
 def test_host_config_errors(host, message):
     fails(req(host=host), message)
 
 
-def test_unknown_network_is_not_found():
-    fails(req(host={"network_mode": "mynet"}), "network mynet not found", kind=errors.NotFound)
+def test_executor_network_modes():
+    assert [cs.network_mode(m) for m in ("", "default", "bridge", "mynet")] == ["bridge"] * 4
+    assert [cs.network_mode(m) for m in ("none", "host", "container:x")] == [
+        "none",
+        "host",
+        "container:x",
+    ]
+    assert [cs.user_network(m) for m in ("default", "bridge", "none", "mynet")] == [
+        False,
+        False,
+        False,
+        True,
+    ]
 
 
 def test_cpus_beyond_the_machine():
@@ -482,7 +504,7 @@ def test_spec_process_env_and_cwd():
     assert list(p.args) == ["env"] and p.cwd == "/"
     assert list(p.env) == ["PATH=/bin", f"HOSTNAME={CID[:12]}", "A=1"]
     assert list(spec.layers) == ["l1", "l2"] and spec.id == CID
-    assert spec.hostname == CID[:12] and spec.network_mode == "none"
+    assert spec.hostname == CID[:12] and spec.network_mode == "bridge"
     assert spec.shm_size == 64 << 20
     assert (spec.log_max_size, spec.log_max_file) == (20_000_000, 5)
     assert not spec.init and spec.seccomp_profile == "" and not spec.rlimits
@@ -623,13 +645,11 @@ def test_new_record_names_anonymous_volumes_and_warns():
         1700000000.0,
     )
     assert (rec.path, rec.args, rec.platform) == ("sh", [], "linux")
-    assert rec.state.status == "created" and rec.host_config.network_mode == "none"
+    assert rec.state.status == "created" and rec.host_config.network_mode == "bridge"
     named, anon = rec.mounts
     assert named.source == "/vols/named/_data" and not named.anonymous
     assert anon.anonymous and len(anon.name) == 64 and rec.anonymous_volumes == [anon.name]
-    assert warnings == [
-        "Bridge networking is not available yet: the container runs with --network none"
-    ]
+    assert warnings == []
     assert ContainerRecord.from_json(rec.to_json()) == rec
 
 
