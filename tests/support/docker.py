@@ -1,8 +1,9 @@
 """A Docker engine of our own, as an oracle for the tests and the reference for bench/pull.
 
 `dockerd` runs with its own data root, exec root, unix socket, pidfile and config file under
-one temp directory, without a bridge or iptables rules, so it touches nothing of the host's
-(no /var/lib/docker, no /etc/docker/key.json, no firewall). stop() always ends dockerd and
+one temp directory, without a bridge (or on a bridge the caller made for it) and without
+iptables rules, so it touches nothing of the host's (no /var/lib/docker, no
+/etc/docker/key.json, no docker0, no firewall). stop() always ends dockerd and
 the containerd it starts by pid, and unmounts whatever is still mounted under the directory.
 Nothing here installs docker: a machine without it gets None from `find_dockerd()`.
 """
@@ -88,7 +89,11 @@ class Dockerd:
 
     insecure_registries: host:port names docker may reach over plain HTTP (docker, unlike
     Caisson, does not treat 127.0.0.1 as insecure on its own). storage_driver: None lets
-    dockerd choose; the tests ask for overlay2, whose layer directories they read.
+    dockerd choose; the tests ask for overlay2, whose layer directories they read. bridge:
+    None gives containers no default network (`--bridge=none`); a name puts the default
+    network on that existing bridge (made and removed by the caller), still without iptables
+    rules, masquerade or ip_forward, so published ports go through docker's userland
+    docker-proxy.
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class Dockerd:
         storage_driver: str | None = "overlay2",
         dockerd: str | None = None,
         cli: str | None = None,
+        bridge: str | None = None,
     ) -> None:
         self.base = base
         self.sock = os.path.join(base, "docker.sock")
@@ -112,6 +118,7 @@ class Dockerd:
         self.cli_bin = cli or find_docker_cli() or DOCKER
         self.insecure_registries = tuple(insecure_registries)
         self.storage_driver = storage_driver
+        self.bridge = bridge
         self.proc: subprocess.Popen[bytes] | None = None
         self.children: list[int] = []
         self.leftovers: list[str] = []  # what stop() had to kill or lazily unmount
@@ -129,12 +136,16 @@ class Dockerd:
             self.exec_root,
             "--pidfile",
             self.pidfile,
-            # No docker0 bridge, no NAT or filter rules: pulls need no network set-up.
-            "--bridge=none",
+            # No docker0 (no bridge, or the caller's own), no NAT or filter rules.
+            "--bridge=none" if self.bridge is None else f"--bridge={self.bridge}",
             "--iptables=false",
             "--ip-masq=false",
             "--log-level=warn",
         ]
+        if self.bridge is not None:
+            # The host's net.ipv4.ip_forward stays as it is: the bench only reaches its
+            # containers from the host itself, which needs no forwarding.
+            argv.append("--ip-forward=false")
         if self.storage_driver:
             argv += ["--storage-driver", self.storage_driver]
         for registry in self.insecure_registries:
