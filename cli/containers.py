@@ -28,13 +28,20 @@ if TYPE_CHECKING:
     from google.protobuf import timestamp_pb2
 
     from caisson_api.daemon.v1 import containers_pb2 as pb
-    from caisson_api.daemon.v1 import containers_pb2_grpc, daemon_pb2
+    from caisson_api.daemon.v1 import (
+        containers_pb2_grpc,
+        daemon_pb2,
+        networks_pb2,
+        networks_pb2_grpc,
+    )
 else:
     grpc = lazy.module("grpc")
     timestamp_pb2 = lazy.module("google.protobuf.timestamp_pb2")
     pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
     containers_pb2_grpc = lazy.module("caisson_api.daemon.v1.containers_pb2_grpc")
     daemon_pb2 = lazy.module("caisson_api.daemon.v1.daemon_pb2")
+    networks_pb2 = lazy.module("caisson_api.daemon.v1.networks_pb2")
+    networks_pb2_grpc = lazy.module("caisson_api.daemon.v1.networks_pb2_grpc")
 
 Command = Callable[[Context, argparse.Namespace], int]
 # docker's parallelOperation runs multi-container commands at once (stop may wait seconds).
@@ -274,7 +281,7 @@ def inspect(ctx: Context, args: argparse.Namespace) -> int:
     return _report(ctx, failures)
 
 
-INSPECT_TYPES = ("container", "image", "volume")
+INSPECT_TYPES = ("container", "image", "network", "volume")
 
 
 def inspect_any(ctx: Context, args: argparse.Namespace) -> int:
@@ -295,6 +302,9 @@ def inspect_any(ctx: Context, args: argparse.Namespace) -> int:
         if what == "image":
             req_image = daemon_pb2.InspectImageRequest(references=[name])
             return list(ctx.daemon.images.Inspect(req_image).documents)
+        if what == "network":
+            nreq = networks_pb2.InspectNetworksRequest(networks=[name])
+            return list(networks_pb2_grpc.NetworksStub(ctx.daemon.channel).Inspect(nreq).documents)
         found = volumes.Inspect(pb.InspectVolumesRequest(names=[name])).volumes
         return [json.dumps(volume_document(v)) for v in found]
 

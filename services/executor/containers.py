@@ -790,6 +790,20 @@ class ContainerManager:
 # --- helpers -------------------------------------------------------------------------------
 
 
+def exited_state(cid: str, ex: monitor.ExitStatus) -> State:
+    """A run's end as its monitor told an attached client: what to report when the container
+    is already being removed (`run --rm`: the daemon saw the exit event first) and its
+    state on disk is going."""
+    return State(
+        id=cid,
+        status=STOPPED,
+        exit_code=ex.exit_code,
+        error=ex.error,
+        started=ex.started,
+        finished_at=_parse_rfc3339(ex.finished_at),
+    )
+
+
 def wait_monitor(bundle: Path, cancelled: threading.Event) -> None:
     """Returns once the monitor of `bundle` is gone (or `cancelled` is set). A pidfd tells
     when any process exits, not only a child: monitors are not the executor's children."""

@@ -218,11 +218,24 @@ def _configure_inside(ep: EndpointLink, address: str, gateway: str) -> None:
         if link is None:
             raise errors.Internal(f"{what}: not found in the namespace after creation")
         index = link["index"]
+        _disable_ipv6(ep.ifname)
         _call(what, ipr.addr, "add", index=index, address=address, prefixlen=ep.prefix_len)
         # Up before the route: the kernel accepts a gateway only on a reachable (up) subnet.
         _call(what, ipr.link, "set", index=index, state="up")
         if gateway:
             _call(what, ipr.route, "add", dst="0.0.0.0/0", gateway=gateway, oif=index)
+
+
+def _disable_ipv6(ifname: str) -> None:
+    """IPv4-only networks: no link-local address, router solicitations or DAD on the
+    interface, as docker's endpoints without IPv6. /proc/sys/net is the calling thread's
+    namespace (this runs inside it)."""
+    path = f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6"
+    try:
+        with open(path, "w") as f:
+            f.write("1")
+    except FileNotFoundError:
+        pass  # a kernel without IPv6
 
 
 def detach(netns_path: Path, ifname: str) -> None:

@@ -142,7 +142,14 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
         finally:
             client.close()
         if client.exit_status is not None:
-            yield pb.AttachResponse(exit=state_pb(self.m.wait(cid, gone)))
+            try:
+                st = self.m.wait(cid, gone)
+            except errors.NotFound:
+                st = None
+            if st is None or st.status != containers.STOPPED:
+                # Removed meanwhile (its files going): the monitor's word is the truth.
+                st = containers.exited_state(cid, client.exit_status)
+            yield pb.AttachResponse(exit=state_pb(st))
 
     def Wait(self, request: pb.ContainerId, context: grpc.ServicerContext) -> pb.ContainerState:
         return state_pb(self.m.wait(request.id, _ended(context)))

@@ -123,7 +123,7 @@ def test_container_inspect_and_its_not_found(daemon: Daemon) -> None:
     assert (code, out, err) == (1, "[]\n", "Error: No such container: nope\n")
 
 
-def test_top_level_inspect_tries_containers_then_images_then_volumes(daemon: Daemon) -> None:
+def test_top_level_inspect_tries_containers_images_networks_then_volumes(daemon: Daemon) -> None:
     daemon.state.add("web")
     daemon.run("volume", "create", "data")
     code, out, err = daemon.run("inspect", "web", "busybox:latest", "data", "nothing")
@@ -134,7 +134,9 @@ def test_top_level_inspect_tries_containers_then_images_then_volumes(daemon: Dae
     code, out, err = daemon.run("inspect", "--type", "image", "web")
     assert (code, out, err) == (1, "[]\n", "Error: No such image: web\n")
     code, _, err = daemon.run("inspect", "--type", "network", "web")
-    assert (code, err) == (1, '"network" is not a valid value for --type\n')
+    assert (code, err) == (1, "Error: No such network: web\n")
+    code, _, err = daemon.run("inspect", "--type", "plugin", "web")
+    assert (code, err) == (1, '"plugin" is not a valid value for --type\n')
     code, out, _ = daemon.run("inspect", "--format", "{{.Id}}", "--type", "container", "web")
     assert code == 0 and out == fake.container_id(0) + "\n"
 
