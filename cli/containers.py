@@ -255,6 +255,29 @@ def inspect_documents(ctx: Context, names: list[str], size: bool = False) -> lis
     return docs
 
 
+def inspect_each(
+    ctx: Context,
+    names: list[str],
+    fmt: str,
+    documents_of: Callable[[Context, list[str]], list[Any]],
+) -> int:
+    """docker's inspect of volumes and networks: the documents found, then one error line
+    per name not found (exit 1)."""
+    if fmt and fmt != "json":
+        template.Template(fmt)
+    documents: list[Any] = []
+    failures: list[str] = []
+    for name in names:
+        try:
+            documents += documents_of(ctx, [name])
+        except CLIError as e:
+            failures.append(str(e))
+    print_documents(ctx, documents, fmt)
+    for failure in failures:
+        ctx.err(failure)
+    return 1 if failures else 0
+
+
 def print_documents(ctx: Context, documents: list[Any], fmt: str) -> None:
     """docker's inspect output: a JSON array, or the template once per object."""
     if fmt and fmt != "json":

@@ -141,19 +141,7 @@ def inspect_documents(ctx: Context, names: list[str]) -> list[Any]:
 
 
 def inspect(ctx: Context, args: argparse.Namespace) -> int:
-    if args.format and args.format != "json":
-        template.Template(args.format)
-    documents: list[Any] = []
-    failures: list[str] = []
-    for name in args.networks:
-        try:
-            documents += inspect_documents(ctx, [name])
-        except CLIError as e:
-            failures.append(str(e))
-    containers.print_documents(ctx, documents, args.format)
-    for failure in failures:
-        ctx.err(failure)
-    return 1 if failures else 0
+    return containers.inspect_each(ctx, args.networks, args.format, inspect_documents)
 
 
 def rm(ctx: Context, args: argparse.Namespace) -> int:

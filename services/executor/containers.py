@@ -263,11 +263,19 @@ class ContainerManager:
 
     def _write_etc_files(self, spec: pb.ContainerSpec) -> None:
         data = self._data(spec.id)
-        mode = spec.network_mode or "none"
         _write_atomic(data / "hostname", (spec.hostname or spec.id[:12]) + "\n")
+        self._write_network_files(spec)
+
+    def _write_network_files(
+        self, spec: pb.ContainerSpec, own_hosts: list[str] | None = None, embedded_dns: bool = False
+    ) -> None:
+        """/etc/hosts and /etc/resolv.conf: at create, and again at each start on a network
+        (its own address, the embedded DNS)."""
+        data = self._data(spec.id)
+        mode = spec.network_mode or "none"
+        host_hosts = _read_text("/etc/hosts") if mode == "host" else ""
         _write_atomic(
-            data / "hosts",
-            etcfiles.hosts(mode, _read_text("/etc/hosts"), list(spec.extra_hosts)),
+            data / "hosts", etcfiles.hosts(mode, host_hosts, list(spec.extra_hosts), own_hosts)
         )
         _write_atomic(
             data / "resolv.conf",
@@ -277,6 +285,7 @@ class ContainerManager:
                 list(spec.dns),
                 list(spec.dns_search),
                 list(spec.dns_options),
+                embedded_dns=embedded_dns,
             ),
         )
 
@@ -452,22 +461,7 @@ class ContainerManager:
             return []
         if self.sandboxes is None:
             raise errors.FailedPrecondition("this executor has no networking")
-        data = self._data(spec.id)
-        _write_atomic(
-            data / "hosts",
-            etcfiles.hosts(mode, "", list(spec.extra_hosts), list(net.own_hosts)),
-        )
-        _write_atomic(
-            data / "resolv.conf",
-            etcfiles.resolv_conf(
-                mode,
-                _read_text("/etc/resolv.conf"),
-                list(spec.dns),
-                list(spec.dns_search),
-                list(spec.dns_options),
-                embedded_dns=net.embedded_dns,
-            ),
-        )
+        self._write_network_files(spec, list(net.own_hosts), net.embedded_dns)
         with self._net_lock:
             return self.sandboxes.setup(spec.id, self._bundle(spec.id), net)
 
