@@ -12,24 +12,10 @@ from google.protobuf import timestamp_pb2
 
 from caisson.daemon import humanize
 from caisson.daemon.containerrecord import ContainerRecord, MountPoint, NetworkAttachment
+from caisson.ocidefaults import MASKED_PATHS, READONLY_PATHS
 from caisson_api.daemon.v1 import containers_pb2 as api
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
-
-# docker's default masked and read-only /proc and /sys paths (oci/defaults.go).
-MASKED_PATHS = [
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-]
-READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
 def rfc3339_nano(ts: float) -> str:

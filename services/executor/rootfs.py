@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from caisson import errors
 from caisson.executor.syscalls import Syscalls
+from caisson.ocidefaults import MASKED_PATHS, READONLY_PATHS
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -50,21 +51,6 @@ MNT_DETACH = 0x2
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MAX_SYMLINKS = 40  # the kernel's limit on symlinks followed in one lookup
 
-# Docker's defaults (moby oci/defaults.go), as the OCI runtime spec's maskedPaths/readonlyPaths.
-MASKED_PATHS = (
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-)
-READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
 # (name, major, minor): runc's AllowedDevices that it creates, all mode 0666 root:root.
 DEV_NODES = (
