@@ -339,17 +339,49 @@ def _endpoint_doc(att: NetworkAttachment, short_id: str) -> dict[str, Any]:
 
 
 def port_strings(record: ContainerRecord) -> list[str]:
-    """`ps`'s PORTS: "0.0.0.0:8080->80/tcp" for published ports and "80/tcp" for exposed
-    ones, while it runs."""
+    """`ps`'s PORTS pieces (joined with ", "), while it runs: docker's DisplayablePorts,
+    consecutive ports grouped ("80-81/tcp", "0.0.0.0:8000-8001->8000-8001/tcp") and mappings
+    to another port number ("0.0.0.0:8080->80/tcp") last."""
     if record.state.status not in ("running", "paused", "restarting") or not record.networks:
         return []
-    out = [f"{b.host_ip}:{b.host_port}->{b.container_port}/{b.protocol}" for b in record.ports]
-    published = {f"{b.container_port}/{b.protocol}" for b in record.ports}
+    # (private port, host IP, public port, type) as docker's types.Port.
+    ports = [(b.container_port, b.host_ip, b.host_port, b.protocol) for b in record.ports]
+    published = {(b.container_port, b.protocol) for b in record.ports}
     for p in record.config.exposed_ports:
-        key = p if "/" in p else p + "/tcp"
-        if key not in published:
-            out.append(key)
-    return out
+        number, _, proto = p.partition("/")
+        if number.isdigit() and (int(number), proto or "tcp") not in published:
+            ports.append((int(number), "", 0, proto or "tcp"))
+    ports.sort()
+    groups: dict[str, list[int]] = {}  # key -> [first, last], in the order keys appear
+    result: list[str] = []
+    mappings: list[str] = []
+    for private, ip, public, proto in ports:
+        key = proto
+        if ip:
+            if public != private:
+                mappings.append(f"{_host_port(ip, public)}->{private}/{proto}")
+                continue
+            key = f"{ip}/{proto}"
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [private, private]
+        elif private == group[1] + 1:
+            group[1] = private
+        else:
+            result.append(_port_group(key, *group))
+            groups[key] = [private, private]  # keeps its place: docker's keys in first-seen order
+    result += [_port_group(key, first, last) for key, (first, last) in groups.items()]
+    return result + mappings
+
+
+def _host_port(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _port_group(key: str, first: int, last: int) -> str:
+    ip, _, proto = key.rpartition("/")
+    group = str(first) if first == last else f"{first}-{last}"
+    return f"{ip}:{group}->{group}/{proto}" if ip else f"{group}/{proto}"
 
 
 def network_names(record: ContainerRecord) -> list[str]:

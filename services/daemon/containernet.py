@@ -18,6 +18,7 @@ from caisson.daemon import containerspec
 from caisson.daemon.containerrecord import BoundPort, ContainerRecord, NetworkAttachment
 from caisson.daemon.networks import NetworkService
 from caisson_api.daemon.v1 import containers_pb2 as api
+from caisson_api.daemon.v1 import networks_pb2 as napi
 from caisson_api.executor.v1 import containers_pb2 as xpb
 from caisson_api.executor.v1 import networks_pb2 as npb
 
@@ -41,7 +42,7 @@ class ContainerNetworks:
     # -- create ----------------------------------------------------------------------------
 
     def attachments(
-        self, hc: api.HostConfig, endpoints: dict[str, api.EndpointConfig]
+        self, hc: api.HostConfig, endpoints: dict[str, napi.EndpointConfig]
     ) -> list[NetworkAttachment]:
         """The networks a new container joins, checked as docker does at create."""
         mode = hc.network_mode
@@ -65,7 +66,7 @@ class ContainerNetworks:
             att.aliases = list(config.aliases)
         return [att]
 
-    def _check_config(self, name: str, user: bool, config: api.EndpointConfig) -> None:
+    def _check_config(self, name: str, user: bool, config: napi.EndpointConfig) -> None:
         if config.ipv4_address and not user:
             raise errors.InvalidArgument(
                 "user specified IP address is supported on user defined networks only"
@@ -83,6 +84,7 @@ class ContainerNetworks:
         if containerspec.network_mode(rec.host_config.network_mode) != "bridge":
             return None
         net = xpb.Networking()
+        routed = False  # the default route: the first network that is not --internal
         try:
             with self._lock:
                 for i, att in enumerate(rec.networks):
@@ -92,8 +94,10 @@ class ContainerNetworks:
                     att.endpoint_id = ep.endpoint_id
                     att.address, att.prefix_len = ep.address, ep.prefix_len
                     att.gateway, att.mac = ep.gateway, ep.mac
-                    net.endpoints.append(_endpoint(att, f"eth{i}", i == 0))
                     network = self.networks.network(att.network_id)
+                    route = not routed and not network.internal
+                    routed = routed or route
+                    net.endpoints.append(_endpoint(att, f"eth{i}", route))
                     net.embedded_dns = net.embedded_dns or network.dns
             if rec.networks:
                 own = rec.networks[0].address
@@ -172,7 +176,7 @@ def endpoint_for(att: NetworkAttachment) -> npb.Endpoint:
     return _endpoint(att, "", False)
 
 
-def _endpoint_errors(mode: str, endpoints: dict[str, api.EndpointConfig]) -> None:
+def _endpoint_errors(mode: str, endpoints: dict[str, napi.EndpointConfig]) -> None:
     for config in endpoints.values():
         if config.ipv4_address:
             raise errors.InvalidArgument(

@@ -28,6 +28,7 @@ from caisson.daemon.images import ImageService
 from caisson.daemon.store import Store
 from caisson.daemon.volumes import VolumeService
 from caisson_api.daemon.v1 import containers_pb2 as api
+from caisson_api.daemon.v1 import networks_pb2 as napi
 from caisson_api.executor.v1 import containers_pb2 as xpb
 
 if TYPE_CHECKING:
@@ -286,8 +287,11 @@ class ContainerService:
         with self.engine.job("container.start", container=rec.id):
             try:
                 st = self._executor_start(rec.id)
-            except errors.FailedPrecondition:
-                st = self.executor.get(rec.id)
+            except errors.FailedPrecondition as e:
+                try:
+                    st = self.executor.get(rec.id)
+                except errors.NotFound:
+                    raise e from None  # --rm: removed after a start that failed
                 if st.status != xpb.STATUS_STOPPED or st.started:
                     raise
                 self._apply(rec.id, st)
@@ -736,7 +740,7 @@ class ContainerService:
                 f"endpoint with name {rec.name} already exists in network {net.name}"
             )
         self.nets._check_config(
-            net.name, net.dns, api.EndpointConfig(ipv4_address=ipv4, aliases=aliases)
+            net.name, net.dns, napi.EndpointConfig(ipv4_address=ipv4, aliases=aliases)
         )
         att = NetworkAttachment(net.id, net.name, ipv4_address=ipv4, aliases=list(aliases))
         with self.engine.job("network.connect", container=rec.id), self._changed:

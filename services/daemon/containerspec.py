@@ -127,6 +127,14 @@ def merge(
         image = {}
 
     _split_anonymous_binds(cfg, hc)
+    if hc.network_mode.startswith("container:"):
+        # docker's validateNetContainerMode: the joined container decides these.
+        if cfg.hostname:
+            raise errors.InvalidArgument("conflicting options: hostname and the network mode")
+        if cfg.exposed_ports:
+            raise errors.InvalidArgument(
+                "conflicting options: port exposing and the container type network mode"
+            )
     _validate_config(cfg)
     _validate_host_config(hc, path_exists)
     _adapt_host_config(hc, log_defaults)

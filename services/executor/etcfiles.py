@@ -24,12 +24,10 @@ EMBEDDED_DNS = "127.0.0.11"
 def hosts(
     network_mode: str, host_hosts: str, extra_hosts: list[str], own: list[str] | None = None
 ) -> str:
-    """`extra_hosts` entries are "NAME:IP" (docker's --add-host); `own` the container's own
-    "IP\tHOSTNAME" lines, last as docker puts them."""
+    """`extra_hosts` are /etc/hosts lines ("IP\tNAME", the daemon made them of --add-host);
+    `own` the container's own "IP\tHOSTNAME" lines, last as docker puts them."""
     lines = host_hosts.rstrip("\n").split("\n") if network_mode == "host" else list(DEFAULT_HOSTS)
-    for entry in extra_hosts:
-        name, _, ip = entry.partition(":")
-        lines.append(f"{ip}\t{name}")
+    lines += extra_hosts
     lines += own or []
     return "\n".join(lines) + "\n"
 

@@ -242,7 +242,7 @@ def test_network_settings_of_a_running_container_on_two_networks():
     assert user["Aliases"] == ["db", CID[:12]]
     assert user["IPAMConfig"] == {"IPv4Address": "10.88.0.9"} and user["IPAddress"] == "10.88.0.9"
     row = containerdoc.summary(_on_networks(_record(), running=True), now=1700000001.0)
-    assert list(row.ports) == ["0.0.0.0:8080->80/tcp", "443/tcp"]
+    assert list(row.ports) == ["443/tcp", "0.0.0.0:8080->80/tcp"]
     assert list(row.networks) == ["bridge", "mynet"]
 
 

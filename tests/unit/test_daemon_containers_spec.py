@@ -667,3 +667,14 @@ def test_exec_env_uses_the_execs_tty_and_overrides():
         "B=1",
     ]
     assert "TERM=xterm" in cs.exec_env(rec, [], True)
+
+
+def test_container_network_mode_conflicts_as_docker():
+    mode = {"network_mode": "container:web"}
+    fails(req(hostname="h", host=mode), "conflicting options: hostname and the network mode")
+    fails(
+        req(exposed_ports=["80/tcp"], host=mode),
+        "conflicting options: port exposing and the container type network mode",
+    )
+    _, hc, *_ = merge(req(host=mode))
+    assert hc.network_mode == "container:web"
