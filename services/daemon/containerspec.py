@@ -127,14 +127,7 @@ def merge(
         image = {}
 
     _split_anonymous_binds(cfg, hc)
-    if hc.network_mode.startswith("container:"):
-        # docker's validateNetContainerMode: the joined container decides these.
-        if cfg.hostname:
-            raise errors.InvalidArgument("conflicting options: hostname and the network mode")
-        if cfg.exposed_ports:
-            raise errors.InvalidArgument(
-                "conflicting options: port exposing and the container type network mode"
-            )
+    _validate_container_network(cfg, hc)
     _validate_config(cfg)
     _validate_host_config(hc, path_exists)
     _adapt_host_config(hc, log_defaults)
@@ -272,7 +265,6 @@ def _validate_host_config(hc: api.HostConfig, path_exists: Callable[[str], bool]
                 # docker's oci.NormalizeLegacyCapabilities names the list.
                 raise errors.InvalidArgument(f"invalid {flag}: {e}") from None
     parse_security_opts(hc.security_opt)
-    _validate_network_mode(hc)
 
 
 def _adapt_host_config(hc: api.HostConfig, log_defaults: Mapping[str, str]) -> None:
@@ -518,24 +510,29 @@ def user_network(mode: str) -> bool:
     return network_mode(mode) == "bridge" and mode not in ("", "default", "bridge")
 
 
-def _validate_network_mode(hc: api.HostConfig) -> None:
-    """docker's verifyNetworkingConfig/validateNetMode conflicts."""
+def _validate_container_network(cfg: api.ContainerConfig, hc: api.HostConfig) -> None:
+    """docker's validateNetContainerMode, in its order: with --network container:NAME the
+    joined container decides the name, DNS, hosts and ports."""
     mode = hc.network_mode
-    if mode.startswith("container:"):
-        if not mode.partition(":")[2]:
-            raise errors.InvalidArgument(
-                "Invalid network mode: invalid container format container:<name|id>"
-            )
-        if hc.port_bindings or hc.publish_all_ports:
-            raise errors.InvalidArgument(
-                "conflicting options: port publishing and the container type network mode"
-            )
-        if hc.dns:
-            raise errors.InvalidArgument("conflicting options: dns and the network mode")
-        if hc.extra_hosts:
-            raise errors.InvalidArgument(
-                "conflicting options: custom host-to-IP mapping and the network mode"
-            )
+    if not mode.startswith("container:"):
+        return
+    if not mode.partition(":")[2]:
+        raise errors.InvalidArgument(
+            "Invalid network mode: invalid container format container:<name|id>"
+        )
+    conflicts = (
+        (cfg.hostname, "hostname and the network mode"),
+        (hc.dns, "dns and the network mode"),
+        (hc.extra_hosts, "custom host-to-IP mapping and the network mode"),
+        (
+            hc.port_bindings or hc.publish_all_ports,
+            "port publishing and the container type network mode",
+        ),
+        (cfg.exposed_ports, "port exposing and the container type network mode"),
+    )
+    for given, words in conflicts:
+        if given:
+            raise errors.InvalidArgument(f"conflicting options: {words}")
 
 
 def log_limits(config: Mapping[str, str]) -> tuple[int, int]:
