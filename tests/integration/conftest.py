@@ -35,9 +35,11 @@ def image(catalog: Catalog) -> str:
 
 @pytest.fixture
 def no_leaks(runner: Daemon) -> Iterator[None]:
-    """Every test removes its containers (and volumes); nothing of them may stay: no mount,
-    no monitor, no container directory, and no cgroup of a container the test made (also of
-    one already removed: the daemon's event log names every container created)."""
+    """Every test removes its containers (and volumes); nothing of them may stay: no mount
+    (a netns bind mount included), no monitor, no container directory, no cgroup of a
+    container the test made (also of one already removed: the daemon's event log names every
+    container created), no veth on the daemon's bridges, no "ctr:" nftables rule in its table
+    and no IP reservation on any network."""
     since = time.time()
     yield
     runner.remove_containers()
@@ -59,6 +61,8 @@ def no_leaks(runner: Daemon) -> Iterator[None]:
     new_cgroups = leaks.container_cgroups(set(created))
     for name in runner.cli("volume", "ls", "-q").out.split():
         runner.cli("volume", "rm", "-f", name)
+    network = leaks.network_leaks(runner)
     assert after.empty(), f"left behind: {after}"
     assert not ids, f"container directories left: {ids}"
     assert not new_cgroups, f"cgroups left: {new_cgroups}"
+    assert not network, "; ".join(network)

@@ -10,7 +10,12 @@ import json
 import os
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.support.services import Daemon
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -121,11 +126,11 @@ def _host_routes() -> list[ipaddress.IPv4Network]:
     return routes
 
 
-def bridges_of(exec_root: str) -> set[str]:
-    """The bridges a daemon's executor made (its networks/*.pb records name them)."""
+def network_bridges(exec_root: str) -> dict[str, str]:
+    """network id -> the bridge a daemon's executor made for it (its networks/*.pb records)."""
     from caisson_api.executor.v1 import networks_pb2
 
-    out = set()
+    out = {}
     d = os.path.join(exec_root, "networks")
     with contextlib.suppress(OSError):
         for name in os.listdir(d):
@@ -133,8 +138,13 @@ def bridges_of(exec_root: str) -> set[str]:
                 spec = networks_pb2.NetworkSpec()
                 with open(os.path.join(d, name), "rb") as f:
                     spec.ParseFromString(f.read())
-                out.add(spec.bridge)
+                out[spec.id] = spec.bridge
     return out
+
+
+def bridges_of(exec_root: str) -> set[str]:
+    """The bridges a daemon's executor made (its networks/*.pb records name them)."""
+    return set(network_bridges(exec_root).values())
 
 
 def veths_on(bridges: set[str]) -> set[str]:
@@ -173,3 +183,93 @@ def sweep(base: str, data_root: str, exec_root: str) -> None:
     for cg in container_cgroups(ids):
         with contextlib.suppress(OSError):
             os.rmdir(cg)
+
+
+def firewall_tags(table: str) -> set[str]:
+    """The owner comments ("net:<id>", "ctr:<id>") on the rules and set elements of nftables
+    table `table` (ip family); empty when the table does not exist."""
+    out = subprocess.run(["nft", "-j", "list", "table", "ip", table], capture_output=True)
+    if out.returncode != 0:
+        return set()
+    tags = set()
+    with contextlib.suppress(ValueError):
+        for item in json.loads(out.stdout or b"{}").get("nftables", []):
+            rule = item.get("rule")
+            if isinstance(rule, dict) and rule.get("comment"):
+                tags.add(str(rule["comment"]))
+            nft_set = item.get("set")
+            if isinstance(nft_set, dict):
+                for elem in nft_set.get("elem", []):
+                    if isinstance(elem, dict) and elem.get("elem", {}).get("comment"):
+                        tags.add(str(elem["elem"]["comment"]))
+    return tags
+
+
+def container_rules(table: str) -> set[str]:
+    """The "ctr:<id>" tags still in `table`: rules of a container (its published ports)."""
+    return {t for t in firewall_tags(table) if t.startswith("ctr:")}
+
+
+def link_exists(name: str) -> bool:
+    return subprocess.run(["ip", "link", "show", name], capture_output=True).returncode == 0
+
+
+def settled_veths(bridges: set[str], timeout: float = 3.0) -> set[str]:
+    """The veths still on `bridges` after up to `timeout` seconds: the kernel frees the veth of
+    a namespace that went away asynchronously, so one may linger for a moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = veths_on(bridges)
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.05)
+
+
+def host_routes() -> list[ipaddress.IPv4Network]:
+    """The host's IPv4 routes (every table), default and loopback ones left out."""
+    return _host_routes()
+
+
+def free_test_subnet(prefix_len: int, avoid: list[str]) -> ipaddress.IPv4Network:
+    """A random test-only IPv4 subnet of `prefix_len` in 10.240.0.0/12 (10.255/16 left out),
+    overlapping neither the host's routes nor any network of `avoid` (a daemon's --bip and
+    pool, subnets the test already uses)."""
+    taken = host_routes() + [ipaddress.ip_network(a, strict=False) for a in avoid]
+    size = 2 ** (32 - prefix_len)
+    while True:
+        base = int(ipaddress.IPv4Address("10.240.0.0")) + int.from_bytes(os.urandom(3)) % (
+            15 * 2**16
+        )
+        net = ipaddress.ip_network(f"{ipaddress.IPv4Address(base - base % size)}/{prefix_len}")
+        if not any(net.overlaps(t) for t in taken):
+            return net
+
+
+def network_reservations(d: Daemon) -> dict[str, dict[str, object]]:
+    """network name -> its `Containers` (the IP reservations) as `network inspect` shows them,
+    for every network that has any."""
+    ids = d.cli("network", "ls", "-q").out.split()
+    r = d.cli("network", "inspect", *ids)  # exit 1 if one went meanwhile; the rest are shown
+    out: dict[str, dict[str, object]] = {}
+    with contextlib.suppress(ValueError):
+        for doc in json.loads(r.out or "[]"):
+            if doc.get("Containers"):
+                out[doc["Name"]] = doc["Containers"]
+    return out
+
+
+def network_leaks(d: Daemon) -> list[str]:
+    """What the removed containers of daemon `d` left of their networking: veths on its
+    bridges, "ctr:" rules in its nftables table, IP reservations. Call it once every container
+    is removed (a netns bind mount would show in the mounts under the daemon's base)."""
+    problems = []
+    veths = settled_veths(bridges_of(d.exec_root) | {d.bridge})
+    if veths:
+        problems.append(f"veths left on the bridges: {sorted(veths)}")
+    rules = container_rules(d.firewall_table)
+    if rules:
+        problems.append(f"nftables rules left in {d.firewall_table}: {sorted(rules)}")
+    held = network_reservations(d)
+    if held:
+        problems.append(f"IP reservations left: {held}")
+    return problems
