@@ -173,8 +173,9 @@ class ContainerManager:
                 self._teardown_network(cid)
         if self.sandboxes is not None:
             # Rules of containers that ended (or went) while no executor watched.
-            for cid in self.sandboxes.firewall.container_ids() - running:
-                self.sandboxes.firewall.unpublish(cid)
+            with contextlib.suppress(errors.FailedPrecondition):  # no table, no rules
+                for cid in self.sandboxes.firewall.container_ids() - running:
+                    self.sandboxes.firewall.unpublish(cid)
         log.info("containers found", count=len(self._ids()))
 
     def close(self) -> None:

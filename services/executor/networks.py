@@ -8,6 +8,7 @@ removes a network, and reconciles the list whenever it (re)connects.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import threading
 from pathlib import Path
@@ -31,8 +32,11 @@ class NetworkManager:
         self._lock = threading.Lock()
 
     def init(self) -> None:
+        """The firewall table is made with the first network: an executor that never runs a
+        networked container touches no nftables at all."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.firewall.setup()
+        if self.list():
+            self.firewall.setup()
 
     def _file(self, nid: str) -> Path:
         if not nid or not nid.isalnum():
@@ -42,6 +46,7 @@ class NetworkManager:
     def ensure(self, spec: pb.NetworkSpec) -> None:
         net = _check(spec)
         with self._lock:
+            self.firewall.setup()
             links.ensure_bridge(spec.bridge, spec.gateway, net.prefixlen, spec.mtu or 1500)
             self.firewall.ensure_network(spec.id, spec.bridge, str(net), spec.internal)
             if not spec.internal:
@@ -76,7 +81,8 @@ class NetworkManager:
                 spec = self.get(nid)
             except errors.NotFound:
                 return
-            self.firewall.remove_network(nid)
+            with contextlib.suppress(errors.FailedPrecondition):  # no table, no rules
+                self.firewall.remove_network(nid)
             links.remove_bridge(spec.bridge)
             self.resolver.drop_network(nid)
             self._file(nid).unlink(missing_ok=True)

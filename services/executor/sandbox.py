@@ -14,6 +14,7 @@ Teardown removes the rules and the namespace (its veth ends go with it).
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from pathlib import Path
@@ -75,8 +76,12 @@ class Sandboxes:
         return held
 
     def teardown(self, cid: str, bundle: Path) -> None:
-        """Idempotent: rules, DNS and the namespace of a container that is not running."""
-        self.firewall.unpublish(cid)
+        """Idempotent: rules, DNS and the namespace of a container that is not running.
+        Nothing to do (and no nft call, on `rm`'s path) for one that never had a network."""
+        if not (bundle / RECORD).exists() and not os.path.lexists(bundle / NETNS):
+            return
+        with contextlib.suppress(errors.FailedPrecondition):  # no table: nothing published
+            self.firewall.unpublish(cid)
         self.resolver.stop(cid)
         netns.delete(bundle / NETNS)
         (bundle / RECORD).unlink(missing_ok=True)
