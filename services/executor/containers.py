@@ -464,7 +464,7 @@ class ContainerManager:
             raise errors.FailedPrecondition("this executor has no networking")
         self._write_network_files(spec, list(net.own_hosts), net.embedded_dns)
         with self._net_lock:
-            return self.sandboxes.setup(spec.id, self._bundle(spec.id), net)
+            return self.sandboxes.setup(spec.id, self._bundle(spec.id), net, list(spec.dns))
 
     def _teardown_network(self, cid: str, ended: bool = False) -> None:
         """`ended`: the watcher of a run, which must leave alone the network of a new run."""

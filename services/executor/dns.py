@@ -286,6 +286,8 @@ class _Client:
     tcp: socket.socket
     log: Any
     conns: set[_Conn] = field(default_factory=set)
+    # The container's own --dns servers, asked instead of the host's when given (docker's).
+    upstreams: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -369,9 +371,13 @@ class Resolver:
         container_id: str,
         sockets: tuple[socket.socket, socket.socket],
         network_ids: list[str],
+        upstreams: list[str] | None = None,
     ) -> None:
         """Answers on `sockets` (from `open_sockets`; the resolver owns them now) for a
-        container on `network_ids`, replacing an earlier registration of the container."""
+        container on `network_ids`, replacing an earlier registration of the container.
+        `upstreams`: the container's --dns servers for names not known here (default: the
+        resolver's)."""
+        own = [_upstream_address(u) for u in upstreams or []]
         udp, tcp = sockets
         udp.setblocking(False)
         tcp.setblocking(False)
@@ -379,7 +385,7 @@ class Resolver:
             self._networks_of[container_id] = tuple(network_ids)
         with self._thread_lock:
             self._start()
-            self._call(lambda: self._add(container_id, udp, tcp))
+            self._call(lambda: self._add(container_id, udp, tcp, own))
         log.info("dns serving", container=container_id, networks=",".join(network_ids))
 
     def set_networks(self, container_id: str, network_ids: list[str]) -> None:
@@ -504,11 +510,19 @@ class Resolver:
         self._unregister(sock)
         sock.close()
 
-    def _add(self, container_id: str, udp: socket.socket, tcp: socket.socket) -> None:
+    def _add(
+        self,
+        container_id: str,
+        udp: socket.socket,
+        tcp: socket.socket,
+        upstreams: list[tuple[int, tuple[Any, ...]]],
+    ) -> None:
         old = self._clients.get(container_id)
         if old is not None:
             self._drop_client(old, keep=(udp, tcp))
-        client = _Client(container_id, udp, tcp, log.bind(container=container_id))
+        client = _Client(
+            container_id, udp, tcp, log.bind(container=container_id), upstreams=upstreams
+        )
         self._clients[container_id] = client
         try:
             self._register(udp, selectors.EVENT_READ, lambda _m: self._on_udp(client))
@@ -580,11 +594,12 @@ class Resolver:
         if answer is not None:
             deliver(answer)
             return
-        if not self._upstreams or len(self._forwards) >= MAX_FORWARDS:
+        upstreams = client.upstreams or self._upstreams
+        if not upstreams or len(self._forwards) >= MAX_FORWARDS:
             client.log.debug("dns cannot forward", name=q.name, in_flight=len(self._forwards))
             deliver(servfail(q))
             return
-        f = _Forward(client, q, data, deliver, tcp, list(self._upstreams))
+        f = _Forward(client, q, data, deliver, tcp, list(upstreams))
         self._forwards.add(f)
         self._next_upstream(f)
 

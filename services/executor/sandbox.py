@@ -41,7 +41,9 @@ class Sandboxes:
 
     # -- start and end ---------------------------------------------------------------------
 
-    def setup(self, cid: str, bundle: Path, net: pb.Networking) -> list[socket.socket]:
+    def setup(
+        self, cid: str, bundle: Path, net: pb.Networking, dns_servers: list[str] | None = None
+    ) -> list[socket.socket]:
         """Makes the namespace, its interfaces, the published ports and DNS; returns the bound
         port sockets (the caller hands them to the monitor, then closes its copies). On
         failure nothing is left."""
@@ -60,7 +62,8 @@ class Sandboxes:
                     raise errors.InvalidArgument("published ports need a network endpoint")
                 held = self._publish(cid, net, made)
             if net.embedded_dns:
-                self._serve_dns(cid, path, [ep.network_id for ep in net.endpoints])
+                made.dns_servers[:] = dns_servers or []
+                self._serve_dns(cid, path, made)
             _write(bundle / RECORD, made.SerializeToString())
         except BaseException:
             for s in held:
@@ -101,7 +104,7 @@ class Sandboxes:
         net = self.record(bundle)
         if net is not None and net.embedded_dns:
             try:
-                self._serve_dns(cid, bundle / NETNS, [ep.network_id for ep in net.endpoints])
+                self._serve_dns(cid, bundle / NETNS, net)
             except errors.CaissonError as e:
                 log.warning("could not serve DNS again", container=cid, error=str(e))
 
@@ -187,9 +190,10 @@ class Sandboxes:
             raise
         return held
 
-    def _serve_dns(self, cid: str, path: Path, network_ids: list[str]) -> None:
+    def _serve_dns(self, cid: str, path: Path, net: pb.Networking) -> None:
         sockets = netns.run_in(path, dns.open_sockets)
-        self.resolver.serve(cid, sockets, network_ids)
+        networks = [ep.network_id for ep in net.endpoints]
+        self.resolver.serve(cid, sockets, networks, list(net.dns_servers) or None)
 
     def _update_dns(self, cid: str, bundle: Path, net: pb.Networking) -> None:
         if net.embedded_dns:

@@ -411,6 +411,17 @@ def test_a_tcp_query_is_forwarded_over_tcp(served: Served, upstream: Upstream) -
     assert [q[0] for q in upstream.queries] == ["tcp"]
 
 
+def test_a_containers_own_dns_servers_are_asked_instead_of_the_hosts(
+    make_resolver: MakeResolver, upstream: Upstream
+) -> None:
+    r = make_resolver([dead_address()])  # the host's: never asked for this container
+    socks = dns.open_sockets("127.0.0.1", 0)
+    r.serve("c1", socks, ["n1"], [upstream.address])
+    s = Served(r, socks)
+    assert ask(s.port, "example.test").addresses == {"192.0.2.7"}
+    assert [q[0] for q in upstream.queries] == ["udp"]
+
+
 def test_no_upstream_is_servfail(make_resolver: MakeResolver) -> None:
     s = serve(make_resolver([]))
     r = ask(s.port, "example.test", qid=0x0E0F)

@@ -168,16 +168,18 @@ class ContainerSpec(_message.Message):
     def __init__(self, id: _Optional[str] = ..., layers: _Optional[_Iterable[str]] = ..., process: _Optional[_Union[Process, _Mapping]] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ..., readonly_rootfs: _Optional[bool] = ..., shm_size: _Optional[int] = ..., network_mode: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., privileged: _Optional[bool] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., no_new_privileges: _Optional[bool] = ..., seccomp_profile: _Optional[str] = ..., init: _Optional[bool] = ..., log_max_size: _Optional[int] = ..., log_max_file: _Optional[int] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., dns: _Optional[_Iterable[str]] = ..., dns_search: _Optional[_Iterable[str]] = ..., dns_options: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Networking(_message.Message):
-    __slots__ = ("endpoints", "ports", "own_hosts", "embedded_dns")
+    __slots__ = ("endpoints", "ports", "own_hosts", "embedded_dns", "dns_servers")
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     PORTS_FIELD_NUMBER: _ClassVar[int]
     OWN_HOSTS_FIELD_NUMBER: _ClassVar[int]
     EMBEDDED_DNS_FIELD_NUMBER: _ClassVar[int]
+    DNS_SERVERS_FIELD_NUMBER: _ClassVar[int]
     endpoints: _containers.RepeatedCompositeFieldContainer[_networks_pb2.Endpoint]
     ports: _containers.RepeatedCompositeFieldContainer[_networks_pb2.PortMapping]
     own_hosts: _containers.RepeatedScalarFieldContainer[str]
     embedded_dns: bool
-    def __init__(self, endpoints: _Optional[_Iterable[_Union[_networks_pb2.Endpoint, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[_networks_pb2.PortMapping, _Mapping]]] = ..., own_hosts: _Optional[_Iterable[str]] = ..., embedded_dns: _Optional[bool] = ...) -> None: ...
+    dns_servers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, endpoints: _Optional[_Iterable[_Union[_networks_pb2.Endpoint, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[_networks_pb2.PortMapping, _Mapping]]] = ..., own_hosts: _Optional[_Iterable[str]] = ..., embedded_dns: _Optional[bool] = ..., dns_servers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StartRequest(_message.Message):
     __slots__ = ("id", "networking")
