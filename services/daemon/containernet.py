@@ -195,11 +195,13 @@ def port_mappings(hc: api.HostConfig, exposed: Iterable[str]) -> list[npb.PortMa
     for key in sorted(hc.port_bindings, key=_port_key):
         port, proto = _split_port(key)
         for b in hc.port_bindings[key].bindings:
+            first, last = _host_ports(b.host_port)
             out.append(
                 npb.PortMapping(
                     protocol=proto,
                     host_ip=b.host_ip,
-                    host_port=_host_port(b.host_port),
+                    host_port=first,
+                    host_port_end=last if last > first else 0,
                     container_port=port,
                 )
             )
@@ -231,16 +233,22 @@ def _split_port(key: str) -> tuple[int, str]:
     return number, proto
 
 
-def _host_port(text: str) -> int:
-    """ "" (any free port), "8080", or a range "8000-8010" (its first port: docker tries the
-    range in order; Caisson takes the first)."""
-    text = text.split("-", 1)[0]
-    if not text:
-        return 0
-    try:
-        number = int(text)
-    except ValueError:
-        raise errors.InvalidArgument(f"invalid host port {text!r}") from None
-    if not 0 <= number < 65536:
-        raise errors.InvalidArgument(f"invalid host port {text!r}")
-    return number
+def _host_ports(text: str) -> tuple[int, int]:
+    """ "" (any free port: 0, 0), "8080", or a range "8000-8010" (its first free port is
+    taken at start, as docker's)."""
+    first, _, last = text.partition("-")
+    numbers = []
+    for part in (first, last or first):
+        if not part:
+            numbers.append(0)
+            continue
+        try:
+            number = int(part)
+        except ValueError:
+            raise errors.InvalidArgument(f"invalid host port {text!r}") from None
+        if not 0 <= number < 65536:
+            raise errors.InvalidArgument(f"invalid host port {text!r}")
+        numbers.append(number)
+    if numbers[1] < numbers[0]:
+        raise errors.InvalidArgument(f"invalid host port range {text!r}")
+    return numbers[0], numbers[1]

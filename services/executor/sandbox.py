@@ -168,7 +168,7 @@ class Sandboxes:
         rules = []
         try:
             for p in net.ports:
-                s = ports.reserve(p.protocol, p.host_ip, p.host_port)
+                s = _reserve(p)
                 held.append(s)
                 bound = npb.PortMapping()
                 bound.CopyFrom(p)
@@ -198,6 +198,22 @@ class Sandboxes:
     def _update_dns(self, cid: str, bundle: Path, net: pb.Networking) -> None:
         if net.embedded_dns:
             self.resolver.set_networks(cid, [e.network_id for e in net.endpoints])
+
+
+def _reserve(p: npb.PortMapping) -> socket.socket:
+    """The host port, or the first free one of its range."""
+    if p.host_port_end <= p.host_port:
+        return ports.reserve(p.protocol, p.host_ip, p.host_port)
+    for port in range(p.host_port, p.host_port_end + 1):
+        try:
+            return ports.reserve(p.protocol, p.host_ip, port)
+        except errors.FailedPrecondition as e:
+            if "already allocated" not in str(e):
+                raise
+    address = p.host_ip or "0.0.0.0"
+    raise errors.FailedPrecondition(
+        f"Bind for {address}:{p.host_port}-{p.host_port_end} failed: port is already allocated"
+    )
 
 
 def _with_ifname(ep: npb.Endpoint, net: pb.Networking) -> npb.Endpoint:

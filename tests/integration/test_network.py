@@ -593,6 +593,23 @@ def test_port_held_by_a_host_socket_is_a_clear_error(runner: Daemon, image: str)
     assert wait_http("127.0.0.1", port) == inspect(runner, "blocked")["Id"][:12] + "\n"
 
 
+def test_a_host_port_range_for_one_port_takes_its_first_free_port(
+    runner: Daemon, image: str
+) -> None:
+    port = free_ports(3)
+    holder = socket.socket()
+    try:
+        holder.bind(("0.0.0.0", port))
+        ok(run(runner, "-d", "--name", "ranged", "-p", f"{port}-{port + 2}:80", image, *HTTPD))
+        assert ok(runner.cli("port", "ranged", "80")).out == f"0.0.0.0:{port + 1}\n"
+        assert wait_http("127.0.0.1", port + 1) == inspect(runner, "ranged")["Id"][:12] + "\n"
+        holder.close()
+        r = run(runner, "--rm", "-p", f"{port + 1}-{port + 1}:80", image, "true")
+        assert r.code == 125 and "port is already allocated" in r.err, r
+    finally:
+        holder.close()
+
+
 def test_port_held_by_another_container_is_a_clear_error(runner: Daemon, image: str) -> None:
     port = free_ports(1)
     ok(run(runner, "-d", "--name", "first", "-p", f"{port}:80", image, *HTTPD))

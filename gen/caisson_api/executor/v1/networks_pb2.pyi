@@ -70,13 +70,15 @@ class Endpoint(_message.Message):
     def __init__(self, network_id: _Optional[str] = ..., address: _Optional[str] = ..., prefix_len: _Optional[int] = ..., gateway: _Optional[str] = ..., mac: _Optional[str] = ..., ifname: _Optional[str] = ...) -> None: ...
 
 class PortMapping(_message.Message):
-    __slots__ = ("protocol", "host_ip", "host_port", "container_port")
+    __slots__ = ("protocol", "host_ip", "host_port", "container_port", "host_port_end")
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     HOST_IP_FIELD_NUMBER: _ClassVar[int]
     HOST_PORT_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_PORT_FIELD_NUMBER: _ClassVar[int]
+    HOST_PORT_END_FIELD_NUMBER: _ClassVar[int]
     protocol: str
     host_ip: str
     host_port: int
     container_port: int
-    def __init__(self, protocol: _Optional[str] = ..., host_ip: _Optional[str] = ..., host_port: _Optional[int] = ..., container_port: _Optional[int] = ...) -> None: ...
+    host_port_end: int
+    def __init__(self, protocol: _Optional[str] = ..., host_ip: _Optional[str] = ..., host_port: _Optional[int] = ..., container_port: _Optional[int] = ..., host_port_end: _Optional[int] = ...) -> None: ...
