@@ -106,9 +106,10 @@ def test_network_names() -> tuple[str, str, str]:
     taken = _host_routes()
     while True:
         tag = os.urandom(4).hex()
-        second, third = 240 + os.urandom(1)[0] % 16, os.urandom(1)[0]
+        # 10.240-254 only: 10.255/16 holds this machine kind's resolver (10.255.255.53).
+        second, third = 240 + os.urandom(1)[0] % 15, os.urandom(1)[0]
         bip_net = ipaddress.ip_network(f"10.{second}.{third}.0/24")
-        pool_second = 240 + (second - 240 + 8) % 16
+        pool_second = 240 + (second - 240 + 8) % 15
         pool = ipaddress.ip_network(f"10.{pool_second}.0.0/16")
         if not any(bip_net.overlaps(r) or pool.overlaps(r) for r in taken):
             return f"cst{tag}", f"10.{second}.{third}.1/24", str(pool)
