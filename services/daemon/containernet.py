@@ -47,8 +47,8 @@ class ContainerNetworks:
         """The networks a new container joins, checked as docker does at create."""
         mode = hc.network_mode
         if containerspec.network_mode(mode) != "bridge":
-            if endpoints:
-                _endpoint_errors(mode, endpoints)
+            for config in endpoints.values():
+                check_endpoint_config(False, config)
             return []
         name = "bridge" if mode in ("", "default") else mode
         net = self.networks.resolve(name)
@@ -61,20 +61,10 @@ class ContainerNetworks:
             )
         att = NetworkAttachment(network_id=net.id, network_name=net.name)
         if config is not None:
-            self._check_config(net.name, net.dns, config)
+            check_endpoint_config(net.dns, config)
             att.ipv4_address = config.ipv4_address
             att.aliases = list(config.aliases)
         return [att]
-
-    def _check_config(self, name: str, user: bool, config: napi.EndpointConfig) -> None:
-        if config.ipv4_address and not user:
-            raise errors.InvalidArgument(
-                "user specified IP address is supported on user defined networks only"
-            )
-        if config.aliases and not user:
-            raise errors.InvalidArgument(
-                "network-scoped alias is supported only for containers in user defined networks"
-            )
 
     # -- start and end ---------------------------------------------------------------------
 
@@ -176,23 +166,23 @@ def endpoint_for(att: NetworkAttachment) -> npb.Endpoint:
     return _endpoint(att, "", False)
 
 
-def _endpoint_errors(mode: str, endpoints: dict[str, napi.EndpointConfig]) -> None:
-    for config in endpoints.values():
-        if config.ipv4_address:
-            raise errors.InvalidArgument(
-                "user specified IP address is supported on user defined networks only"
-            )
-        if config.aliases:
-            raise errors.InvalidArgument(
-                "network-scoped alias is supported only for containers in user defined networks"
-            )
+def check_endpoint_config(user_network: bool, config: napi.EndpointConfig) -> None:
+    """docker's runconfig errors: --ip and aliases only on user-defined networks."""
+    if config.ipv4_address and not user_network:
+        raise errors.InvalidArgument(
+            "user specified IP address is supported on user defined networks only"
+        )
+    if config.aliases and not user_network:
+        raise errors.InvalidArgument(
+            "network-scoped alias is supported only for containers in user defined networks"
+        )
 
 
 def port_mappings(hc: api.HostConfig, exposed: Iterable[str]) -> list[npb.PortMapping]:
     """HostConfig.PortBindings (and -P: every exposed port on a free host port)."""
     out: list[npb.PortMapping] = []
     seen: set[tuple[str, int]] = set()
-    for key in sorted(hc.port_bindings, key=_port_key):
+    for key in sorted(hc.port_bindings, key=_split_port):
         port, proto = _split_port(key)
         for b in hc.port_bindings[key].bindings:
             first, last = _host_ports(b.host_port)
@@ -207,16 +197,11 @@ def port_mappings(hc: api.HostConfig, exposed: Iterable[str]) -> list[npb.PortMa
             )
         seen.add((proto, port))
     if hc.publish_all_ports:
-        for key in sorted(exposed, key=_port_key):
+        for key in sorted(exposed, key=_split_port):
             port, proto = _split_port(key)
             if (proto, port) not in seen:
                 out.append(npb.PortMapping(protocol=proto, container_port=port))
     return out
-
-
-def _port_key(key: str) -> tuple[int, str]:
-    port, proto = _split_port(key)
-    return port, proto
 
 
 def _split_port(key: str) -> tuple[int, str]:

@@ -21,7 +21,11 @@ from caisson import errors, logs
 from caisson.daemon import containerprune, containerspec, containerstats, names, signals
 from caisson.daemon import top as ps_top
 from caisson.daemon.clients import Executor
-from caisson.daemon.containernet import ContainerNetworks, endpoint_for
+from caisson.daemon.containernet import (
+    ContainerNetworks,
+    check_endpoint_config,
+    endpoint_for,
+)
 from caisson.daemon.containerrecord import ContainerRecord, NetworkAttachment
 from caisson.daemon.engine import Engine
 from caisson.daemon.images import ImageService
@@ -739,9 +743,7 @@ class ContainerService:
             raise errors.PermissionDenied(
                 f"endpoint with name {rec.name} already exists in network {net.name}"
             )
-        self.nets._check_config(
-            net.name, net.dns, napi.EndpointConfig(ipv4_address=ipv4, aliases=aliases)
-        )
+        check_endpoint_config(net.dns, napi.EndpointConfig(ipv4_address=ipv4, aliases=aliases))
         att = NetworkAttachment(net.id, net.name, ipv4_address=ipv4, aliases=list(aliases))
         with self.engine.job("network.connect", container=rec.id), self._changed:
             rec = self.resolve(rec.id)
