@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
@@ -73,16 +72,12 @@ def build_parser() -> cli_args.Parser:
     cp_commands.register(commands, container_commands)
     # After images.register: the top-level inspect looks for containers first.
     containers.take_over_inspect(commands)
-    volume_commands = volumes.register(commands)
-    network_commands = networks.register(commands)
+    volumes.register(commands)
+    networks.register(commands)
     system.register(commands)
     events.register(commands)
     auth.register(commands)
     parser.set_defaults(func=None, help_parser=parser)
-    # Each command's errors point at its own --help, as docker's do.
-    groups = (commands, image_commands, container_commands, volume_commands, network_commands)
-    for sub in [p for g in groups for p in g.choices.values()]:
-        sub.set_defaults(help_parser=sub)
     return parser
 
 
@@ -156,6 +151,8 @@ def run(
         return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - the last line of defence for the user's terminal
         if debug:
+            import traceback
+
             traceback.print_exc(file=stderr)
         stderr.write(f"Error: {e}\n")
         return EXIT_ERROR

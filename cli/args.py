@@ -19,9 +19,8 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, NoReturn
 
 from caisson.cli.errors import CLIError, FlagError
 
@@ -44,6 +43,7 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         kwargs["exit_on_error"] = False
         super().__init__(*args, **kwargs)
+        self.register("action", "parsers", Commands)
 
     def error(self, message: str) -> NoReturn:
         # What argparse still reports through error(): words it cannot place.
@@ -133,6 +133,100 @@ class Parser(argparse.ArgumentParser):
         return CLIError("\n" + self.format_help().rstrip())
 
 
+class _Command:
+    """A command not made yet: its names, what builds its flags, add_parser's arguments."""
+
+    def __init__(
+        self,
+        names: list[str],
+        builds: list[Callable[[argparse.ArgumentParser], None]],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.names = names
+        self.builds = builds
+        self.kwargs = kwargs
+
+
+class _Parsers(dict[str, Any]):
+    """Name -> parser of a Commands action; a command not made yet is made on lookup."""
+
+    def __init__(self, action: Commands) -> None:
+        super().__init__()
+        self._action = action
+
+    def __getitem__(self, name: str) -> Any:
+        value = super().__getitem__(name)
+        return self._action.make(value) if isinstance(value, _Command) else value
+
+
+class Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Subcommands whose parsers are made when first looked up. Every command line builds
+    the tree of ~75 commands, but needs only the parser of the command it names: making all
+    of them cost ~10 ms of every `caisson` start. Help listings make them all, in order."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._name_parser_map = self.choices = _Parsers(self)  # type: ignore[assignment]
+        self._rank: dict[str, int] = {}  # registration order, for help listings
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        self._rank.setdefault(name, len(self._rank))
+        p = super().add_parser(name, **kwargs)
+        # Each command's errors point at its own --help, as docker's do.
+        p.set_defaults(help_parser=p)
+        return p
+
+    def add_command(
+        self, names: list[str], build: Callable[[argparse.ArgumentParser], None], **kwargs: Any
+    ) -> None:
+        """names[0], with names[1:] as aliases; build(parser) adds its flags and defaults
+        when a command line names it. kwargs are add_parser's."""
+        command = _Command(names, [build], kwargs)
+        for name in names:
+            dict.__setitem__(self._name_parser_map, name, command)
+        self._rank.setdefault(names[0], len(self._rank))
+
+    def amend(self, name: str, build: Callable[[argparse.ArgumentParser], None]) -> None:
+        """Adds to what a registered command's parser gets, after what it had."""
+        command = dict.__getitem__(self._name_parser_map, name)
+        if isinstance(command, _Command):
+            command.builds.append(build)
+        else:
+            build(command)
+
+    def make(self, command: _Command) -> argparse.ArgumentParser:
+        for name in command.names:  # add_parser refuses names already taken
+            dict.__delitem__(self._name_parser_map, name)
+        p = self.add_parser(command.names[0], aliases=command.names[1:], **command.kwargs)
+        for build in command.builds:
+            build(p)
+        return p  # type: ignore[no-any-return]
+
+    def _get_subactions(self) -> list[argparse.Action]:
+        for name in self._rank:
+            self._name_parser_map[name]  # noqa: B018 - made on lookup
+        self._choices_actions.sort(key=lambda a: self._rank[a.dest])
+        return self._choices_actions
+
+
+def command(
+    group: Commands,
+    names: list[str],
+    func: Callable[..., int],
+    add_args: Callable[[argparse.ArgumentParser], None],
+    help_text: str,
+    **kwargs: Any,
+) -> None:
+    """A command of group: add_args(parser) adds its flags; func(ctx, args) runs it."""
+
+    def build(p: argparse.ArgumentParser) -> None:
+        add_args(p)
+        p.set_defaults(func=func)
+
+    # The description is also the last line of the message for a wrong argument count.
+    group.add_command(names, build, help=help_text, description=help_text, **kwargs)
+
+
 def go_quote(text: str) -> str:
     """Go's %q of a string (strconv.Quote), close enough for what a user types."""
     return json.dumps(text, ensure_ascii=False)
@@ -208,8 +302,7 @@ def add_bool(p: argparse.ArgumentParser, *names: str, default: bool, help: str) 
     p.go_bools = p.go_bools | frozenset(names)
 
 
-@dataclass(frozen=True)
-class Arity:
+class Arity(NamedTuple):
     """The arguments a command takes, as its cobra Args check would count them."""
 
     names: tuple[str, ...]  # the attributes they fill, in order

@@ -18,7 +18,6 @@ import queue
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from caisson.cli import lazy
@@ -181,13 +180,13 @@ def detach_sequence(keys: str) -> bytes:
     return bytes(out)
 
 
-@dataclass
 class Outcome:
     """What a stdio session ended with: the id the daemon named first (the container for
     attach, the exec id for exec) and the exit status, None when the stream ended without."""
 
-    id: str = ""
-    exit: pb.ExitStatus | None = None
+    def __init__(self) -> None:
+        self.id = ""
+        self.exit: pb.ExitStatus | None = None
 
 
 class Pump:

@@ -114,18 +114,21 @@ def remove(config_dir: str, host: str) -> bool:
     return True
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    text = "Log in to a registry"
-    p = commands.add_parser("login", help=text, description=text)
+def register(commands: cli_args.Commands) -> None:
+    cli_args.command(commands, ["login"], login, _login_args, "Log in to a registry")
+    cli_args.command(commands, ["logout"], logout, _logout_args, "Log out from a registry")
+
+
+def _login_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-u", "--username", default="")
     p.add_argument("-p", "--password", default=None)
     p.add_argument("--password-stdin", action="store_true", help="Take the password from stdin")
-    p.set_defaults(func=login, server=HUB)
+    p.set_defaults(server=HUB)
     cli_args.takes(p, "[OPTIONS] [SERVER]", "server", most=1)
 
-    text = "Log out from a registry"
-    p = commands.add_parser("logout", help=text, description=text)
-    p.set_defaults(func=logout, server=HUB)
+
+def _logout_args(p: argparse.ArgumentParser) -> None:
+    p.set_defaults(server=HUB)
     cli_args.takes(p, "[SERVER]", "server", most=1)
 
 

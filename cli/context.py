@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -10,16 +9,25 @@ if TYPE_CHECKING:
     from caisson.cli.client import Daemon
 
 
-@dataclass
 class Context:
-    stdin: TextIO
-    stdout: TextIO
-    stderr: TextIO
-    address: rpc.Address
-    tls: rpc.TLSConfig | None
-    config_dir: str
-    debug: bool = False
-    _daemon: Daemon | None = field(default=None, repr=False)
+    def __init__(
+        self,
+        stdin: TextIO,
+        stdout: TextIO,
+        stderr: TextIO,
+        address: rpc.Address,
+        tls: rpc.TLSConfig | None,
+        config_dir: str,
+        debug: bool = False,
+    ) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.address = address
+        self.tls = tls
+        self.config_dir = config_dir
+        self.debug = debug
+        self._daemon: Daemon | None = None
 
     @property
     def daemon(self) -> Daemon:

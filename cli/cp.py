@@ -12,8 +12,6 @@ import argparse
 import io
 import os
 import stat
-import tarfile
-import tempfile
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
@@ -103,27 +101,28 @@ class _ChunkReader(io.RawIOBase):
         return n
 
 
-class _LocalTar(tarfile.TarFile):
-    """Extraction as docker's client does it: owned by the user running it (NoLchown)."""
-
-    def chown(self, tarinfo: tarfile.TarInfo, targetpath: str, numeric_owner: bool) -> None:
-        pass
-
-
-def _keep_mode_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
-    """tarfile's `tar` filter (nothing lands outside dest) without its mode changes."""
-    checked = tarfile.tar_filter(member, dest)
-    return checked.replace(mode=member.mode, deep=False)
-
-
 def extract(chunks: Iterator[bytes], dest_dir: str, old_base: str, new_base: str) -> None:
     """Extracts a tar stream into dest_dir, renaming its top entry old_base to new_base."""
-    with _LocalTar.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
+    # tarfile (with shutil) costs ~4 ms that only cp needs; every command imports this module.
+    import tarfile
+
+    class LocalTar(tarfile.TarFile):
+        """Extraction as docker's client does it: owned by the user running it (NoLchown)."""
+
+        def chown(self, tarinfo: tarfile.TarInfo, targetpath: str, numeric_owner: bool) -> None:
+            pass
+
+    def keep_mode_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+        """tarfile's `tar` filter (nothing lands outside dest) without its mode changes."""
+        checked = tarfile.tar_filter(member, dest)
+        return checked.replace(mode=member.mode, deep=False)
+
+    with LocalTar.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
         for member in tar:
             member.name = rebase(member.name, old_base, new_base)
             if member.islnk():
                 member.linkname = rebase(member.linkname, old_base, new_base)
-            tar.extract(member, dest_dir, filter=_keep_mode_filter)
+            tar.extract(member, dest_dir, filter=keep_mode_filter)
 
 
 def _data(call: Iterator[pb.CopyChunk]) -> Iterator[bytes]:
@@ -271,6 +270,9 @@ def copy_to_container(ctx: Context, src: str, container: str, dst: str, follow: 
         raise CLIError("no such directory")
     else:
         target, name = dst_dir, dst_base
+    import tarfile
+    import tempfile
+
     with tempfile.TemporaryFile() as spool:
         with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
             tar.add(os.path.join(src_dir, src_base), arcname=name, recursive=True)
@@ -314,8 +316,8 @@ CP_HELP = "Copy files/folders between a container and the local filesystem"
 
 
 def register(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
-    container_commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: cli_args.Commands,
+    container_commands: cli_args.Commands,
 ) -> None:
     for group in (commands, container_commands):
-        containers.add(group, ["cp"], cp, _cp_args, CP_HELP)
+        cli_args.command(group, ["cp"], cp, _cp_args, CP_HELP)

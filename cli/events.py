@@ -123,9 +123,12 @@ def events(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: cli_args.Commands) -> None:
     text = "Get real-time events from the daemon"
-    p = commands.add_parser("events", help=text, description=text)
+    cli_args.command(commands, ["events"], events, _events_args, text)
+
+
+def _events_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--since", type=_time_arg, default=None, metavar="TIME", help="Show events since"
     )
@@ -135,4 +138,3 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     p.add_argument("--format", default="", help="'json' or a Go-like template")
     cli_args.takes(p, "[OPTIONS]")
-    p.set_defaults(func=events)

@@ -99,8 +99,8 @@ EXEC_HELP = "Run a command in a running container"
 
 
 def register(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
-    container_commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: cli_args.Commands,
+    container_commands: cli_args.Commands,
 ) -> None:
     for group in (commands, container_commands):
-        containers.add(group, ["exec"], run_exec, _exec_args, EXEC_HELP, allow_abbrev=False)
+        cli_args.command(group, ["exec"], run_exec, _exec_args, EXEC_HELP, allow_abbrev=False)

@@ -394,16 +394,13 @@ def _prune_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: cli_args.Commands,
     names: list[str],
     func: Command,
     add_args: Callable[[argparse.ArgumentParser], None],
     help_text: str,
 ) -> None:
-    # The description is also the last line of the message for a wrong argument count.
-    p = commands.add_parser(names[0], aliases=names[1:], help=help_text, description=help_text)
-    add_args(p)
-    p.set_defaults(func=func)
+    cli_args.command(commands, names, func, add_args, help_text)
 
 
 INSPECT_HELP = "Display detailed information on one or more images"
@@ -412,8 +409,8 @@ RM_HELP = "Remove one or more images"
 
 
 def register(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
-    image_commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: cli_args.Commands,
+    image_commands: cli_args.Commands,
 ) -> None:
     """Top-level shortcuts (`images`, `rmi`, ...) and the `image` group share their flags."""
     for group, shortcut in ((commands, True), (image_commands, False)):

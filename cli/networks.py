@@ -257,24 +257,23 @@ def _prune_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
-) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    commands: cli_args.Commands,
+) -> None:
     group = commands.add_parser("network", help="Manage networks")
     group.set_defaults(func=None)
     sub = group.add_subparsers(dest="network_command", metavar="COMMAND")
-    containers.add(sub, ["connect"], connect, _connect_args, "Connect a container to a network")
-    containers.add(sub, ["create"], create, _create_args, "Create a network")
-    containers.add(
+    cli_args.command(sub, ["connect"], connect, _connect_args, "Connect a container to a network")
+    cli_args.command(sub, ["create"], create, _create_args, "Create a network")
+    cli_args.command(
         sub, ["disconnect"], disconnect, _disconnect_args, "Disconnect a container from a network"
     )
-    containers.add(
+    cli_args.command(
         sub,
         ["inspect"],
         inspect,
         _inspect_args,
         "Display detailed information on one or more networks",
     )
-    containers.add(sub, ["ls", "list"], ls, _ls_args, "List networks")
-    containers.add(sub, ["prune"], prune, _prune_args, "Remove all unused networks")
-    containers.add(sub, ["rm", "remove"], rm, _rm_args, "Remove one or more networks")
-    return sub
+    cli_args.command(sub, ["ls", "list"], ls, _ls_args, "List networks")
+    cli_args.command(sub, ["prune"], prune, _prune_args, "Remove all unused networks")
+    cli_args.command(sub, ["rm", "remove"], rm, _rm_args, "Remove one or more networks")

@@ -101,10 +101,8 @@ PULL_HELP = "Download an image from a registry"
 
 
 def register(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
-    image_commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: cli_args.Commands,
+    image_commands: cli_args.Commands,
 ) -> None:
     for group in (commands, image_commands):
-        p = group.add_parser("pull", help=PULL_HELP, description=PULL_HELP)
-        _pull_args(p)
-        p.set_defaults(func=pull)
+        cli_args.command(group, ["pull"], pull, _pull_args, PULL_HELP)

@@ -254,13 +254,15 @@ START_HELP = "Start one or more stopped containers"
 
 
 def register(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
-    container_commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: cli_args.Commands,
+    container_commands: cli_args.Commands,
 ) -> None:
     for group in (commands, container_commands):
         # No -h for help: it is --hostname, as in docker.
-        containers.add(group, ["run"], run, _run_args, RUN_HELP, add_help=False, allow_abbrev=False)
-        containers.add(
+        cli_args.command(
+            group, ["run"], run, _run_args, RUN_HELP, add_help=False, allow_abbrev=False
+        )
+        cli_args.command(
             group, ["create"], create, _create_args, CREATE_HELP, add_help=False, allow_abbrev=False
         )
-        containers.add(group, ["start"], start, _start_args, START_HELP)
+        cli_args.command(group, ["start"], start, _start_args, START_HELP)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from caisson import __version__, platforms
+from caisson import __version__
 from caisson.cli import args as cli_args
 from caisson.cli import lazy, output, template
 from caisson.cli.context import Context
@@ -30,6 +30,8 @@ def api_version() -> str:
 
 def client_facts() -> dict[str, str]:
     import platform  # only `version` and `info` ask; every other command skips it
+
+    from caisson import platforms
 
     return {
         "Version": __version__,
@@ -191,12 +193,14 @@ def info(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: cli_args.Commands) -> None:
     for name, func, text in (
         ("version", version, "Show the client and daemon versions"),
         ("info", info, "Show system-wide information"),
     ):
-        p = commands.add_parser(name, help=text, description=text)
-        p.add_argument("-f", "--format", default="", help="'json' or a Go-like template")
-        cli_args.takes(p, "[OPTIONS]")
-        p.set_defaults(func=func)
+        cli_args.command(commands, [name], func, _format_args, text)
+
+
+def _format_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", default="", help="'json' or a Go-like template")
+    cli_args.takes(p, "[OPTIONS]")

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from caisson.cli import output
 
@@ -86,14 +85,12 @@ _FIELD = re.compile(r"^\.(?:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
 _NUMBER = re.compile(r"^-?\d+$")
 
 
-@dataclass(frozen=True)
-class _Arg:
+class _Arg(NamedTuple):
     kind: str  # "field" or "literal"
     value: Any
 
 
-@dataclass(frozen=True)
-class _Command:
+class _Command(NamedTuple):
     func: str  # "" for a bare argument
     args: tuple[_Arg, ...]
 

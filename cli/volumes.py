@@ -202,16 +202,15 @@ def _prune_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
-) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    commands: cli_args.Commands,
+) -> None:
     group = commands.add_parser("volume", help="Manage volumes")
     group.set_defaults(func=None)
     sub = group.add_subparsers(dest="volume_command", metavar="COMMAND")
-    containers.add(sub, ["create"], create, _create_args, "Create a volume")
-    containers.add(sub, ["ls", "list"], ls, _ls_args, "List volumes")
-    containers.add(
+    cli_args.command(sub, ["create"], create, _create_args, "Create a volume")
+    cli_args.command(sub, ["ls", "list"], ls, _ls_args, "List volumes")
+    cli_args.command(
         sub, ["inspect"], inspect, _inspect_args, "Display detailed information on volumes"
     )
-    containers.add(sub, ["rm", "remove"], rm, _rm_args, "Remove one or more volumes")
-    containers.add(sub, ["prune"], prune, _prune_args, "Remove all unused local volumes")
-    return sub
+    cli_args.command(sub, ["rm", "remove"], rm, _rm_args, "Remove one or more volumes")
+    cli_args.command(sub, ["prune"], prune, _prune_args, "Remove all unused local volumes")

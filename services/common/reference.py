@@ -8,7 +8,7 @@ colon, or is `localhost`; path components are lowercase alphanumerics with separ
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from caisson.errors import InvalidArgument
 
@@ -30,8 +30,7 @@ _SHA256 = re.compile(r"^sha256:[a-f0-9]{64}$")
 _ID = re.compile(r"^[a-f0-9]{64}$")
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     domain: str
     path: str  # "library/busybox"
     tag: str = ""
