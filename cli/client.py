@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from caisson import errors
 from caisson.cli import lazy
@@ -27,8 +26,7 @@ DEFAULT_HOST = "unix:///run/caisson/caisson.sock"
 _CONNECT_FAILED = "failed to connect to all addresses"
 
 
-@dataclass(frozen=True)
-class TLSOptions:
+class TLSOptions(NamedTuple):
     """Docker's TLS flags as given; resolved against the cert path when connecting."""
 
     tls: bool = False

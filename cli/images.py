@@ -6,9 +6,8 @@ import argparse
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from caisson import errors, reference
 from caisson.cli import args as cli_args
@@ -57,8 +56,7 @@ def timestamp(ts: timestamp_pb2.Timestamp, present: bool = True) -> datetime | N
     return ts.ToDatetime(tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class ImageRow:
+class ImageRow(NamedTuple):
     repository: str
     tag: str
     digest: str
