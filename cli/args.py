@@ -16,7 +16,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -44,6 +46,11 @@ class Parser(argparse.ArgumentParser):
         kwargs["exit_on_error"] = False
         super().__init__(*args, **kwargs)
         self.register("action", "parsers", Commands)
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter at every add_argument (to check the metavar), and each
+        # asks shutil for the terminal's width: importing shutil costs a command ~1.5 ms.
+        return self.formatter_class(prog=self.prog, width=_help_width())
 
     def error(self, message: str) -> NoReturn:
         # What argparse still reports through error(): words it cannot place.
@@ -131,6 +138,22 @@ class Parser(argparse.ArgumentParser):
             return CLIError(f"caisson: '{name}' is not a caisson command.\nSee 'caisson --help'")
         # cobra's NoArgs for a command with subcommands: its usage after an empty line.
         return CLIError("\n" + self.format_help().rstrip())
+
+
+@functools.cache
+def _help_width() -> int:
+    """What argparse's HelpFormatter takes by default: shutil.get_terminal_size()'s columns
+    (COLUMNS, else the terminal of stdout, else 80), less 2."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
 
 
 class _Command:

@@ -20,16 +20,14 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
+from caisson.cli import channel as rpc
 from caisson.cli import lazy
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError
 
 if TYPE_CHECKING:
-    import grpc
-
     from caisson_api.daemon.v1 import containers_pb2 as pb
 else:
-    grpc = lazy.module("grpc")
     pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
 
 CHUNK = 32 * 1024
@@ -258,7 +256,7 @@ class Pump:
             self._requests.put(self._request_type(resize=size))
 
     def run(self, start: Callable[[Iterator[Request]], Iterator[Response]]) -> Outcome:
-        """Streams until the daemon ends the call; RPC errors come out as grpc.RpcError."""
+        """Streams until the daemon ends the call; RPC errors come out as rpc.RpcError."""
         outcome = Outcome()
         out = BinaryWriter(self._ctx.stdout)
         # A tty has one output stream; the daemon sends it as stdout, but be safe.
@@ -287,9 +285,9 @@ class Pump:
                     elif kind == "exit":
                         outcome.exit = response.exit
         except KeyboardInterrupt:
-            call.cancel()  # type: ignore[attr-defined]
+            call.cancel()
             raise
-        except grpc.RpcError:
+        except rpc.RpcError:
             if self._detached.is_set():
                 raise Detached() from None
             raise

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from caisson import errors, reference
 from caisson.cli import args as cli_args
 from caisson.cli import attach as stdio
+from caisson.cli import channel as rpc
 from caisson.cli import events, images, lazy, output, port, runflags, template
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError, NotFound
 
 if TYPE_CHECKING:
-    import grpc
     from google.protobuf import timestamp_pb2
 
     from caisson_api.daemon.v1 import containers_pb2 as pb
@@ -31,16 +31,12 @@ if TYPE_CHECKING:
         containers_pb2_grpc,
         daemon_pb2,
         networks_pb2,
-        networks_pb2_grpc,
     )
 else:
-    grpc = lazy.module("grpc")
     timestamp_pb2 = lazy.module("google.protobuf.timestamp_pb2")
     pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
-    containers_pb2_grpc = lazy.module("caisson_api.daemon.v1.containers_pb2_grpc")
     daemon_pb2 = lazy.module("caisson_api.daemon.v1.daemon_pb2")
     networks_pb2 = lazy.module("caisson_api.daemon.v1.networks_pb2")
-    networks_pb2_grpc = lazy.module("caisson_api.daemon.v1.networks_pb2_grpc")
 
 Command = Callable[[Context, argparse.Namespace], int]
 # docker's parallelOperation runs multi-container commands at once (stop may wait seconds).
@@ -48,7 +44,7 @@ PARALLEL = 8
 
 
 def stub(ctx: Context) -> containers_pb2_grpc.ContainersStub:
-    return containers_pb2_grpc.ContainersStub(ctx.daemon.channel)
+    return ctx.daemon.containers
 
 
 def no_such_container(name: str) -> CLIError:
@@ -317,7 +313,7 @@ def inspect_any(ctx: Context, args: argparse.Namespace) -> int:
         raise CLIError(f'"{kind}" is not a valid value for --type')
     if args.format and args.format != "json":
         template.Template(args.format)
-    volumes = containers_pb2_grpc.VolumesStub(ctx.daemon.channel)
+    volumes = ctx.daemon.volumes
 
     def find(what: str, name: str) -> list[str]:
         if what == "container":
@@ -328,11 +324,11 @@ def inspect_any(ctx: Context, args: argparse.Namespace) -> int:
             return list(ctx.daemon.images.Inspect(req_image).documents)
         if what == "network":
             nreq = networks_pb2.InspectNetworksRequest(networks=[name])
-            return list(networks_pb2_grpc.NetworksStub(ctx.daemon.channel).Inspect(nreq).documents)
+            return list(ctx.daemon.networks.Inspect(nreq).documents)
         found = volumes.Inspect(pb.InspectVolumesRequest(names=[name])).volumes
         return [json.dumps(volume_document(v)) for v in found]
 
-    skippable = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED)
+    skippable = (rpc.StatusCode.NOT_FOUND, rpc.StatusCode.UNIMPLEMENTED)
     documents: list[Any] = []
     failures: list[str] = []
     for name in args.references:
@@ -341,8 +337,8 @@ def inspect_any(ctx: Context, args: argparse.Namespace) -> int:
             try:
                 found = find(what, name)
                 break
-            except grpc.RpcError as e:
-                if e.code() in skippable:  # type: ignore[attr-defined]
+            except rpc.RpcError as e:
+                if e.code() in skippable:
                     continue
                 failures.append(str(ctx.daemon.error(e)))
                 found = []

@@ -16,16 +16,14 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from caisson.cli import args as cli_args
+from caisson.cli import channel as rpc
 from caisson.cli import containers, lazy
 from caisson.cli.context import Context
 from caisson.cli.errors import CLIError
 
 if TYPE_CHECKING:
-    import grpc
-
     from caisson_api.daemon.v1 import containers_pb2 as pb
 else:
-    grpc = lazy.module("grpc")
     pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
 
 CHUNK = 64 * 1024
@@ -136,9 +134,9 @@ def _stat(ctx: Context, container: str, path: str) -> pb.PathStat | None:
     call = containers.stub(ctx).CopyFrom(pb.CopyFromRequest(container=container, path=path))
     try:
         first = next(iter(call), None)
-    except grpc.RpcError as e:
-        if e.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
-            if "No such container" in (e.details() or ""):  # type: ignore[attr-defined]
+    except rpc.RpcError as e:
+        if e.code() == rpc.StatusCode.NOT_FOUND:
+            if "No such container" in (e.details() or ""):
                 raise CLIError(f"Error: No such container:path: {container}:{path}") from None
             return None
         raise ctx.daemon.error(e) from None
@@ -172,8 +170,8 @@ def copy_from_container(ctx: Context, container: str, src: str, dst: str, follow
     try:
         try:
             first = next(chunks, None)
-        except grpc.RpcError as e:
-            if e.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+        except rpc.RpcError as e:
+            if e.code() == rpc.StatusCode.NOT_FOUND:
                 raise CLIError(f"Error: No such container:path: {container}:{src}") from None
             raise ctx.daemon.error(e) from None
         if first is None or first.WhichOneof("chunk") != "stat":

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 else:
     ipam = lazy.module("caisson.daemon.ipam")
     pb = lazy.module("caisson_api.daemon.v1.networks_pb2")
-    networks_pb2_grpc = lazy.module("caisson_api.daemon.v1.networks_pb2_grpc")
 
 NETWORK_HEADERS = {
     "ID": "NETWORK ID",
@@ -40,7 +39,7 @@ PRUNE_WARNING = "WARNING! This will remove all custom networks not used by at le
 
 
 def stub(ctx: Context) -> networks_pb2_grpc.NetworksStub:
-    return networks_pb2_grpc.NetworksStub(ctx.daemon.channel)
+    return ctx.daemon.networks
 
 
 def no_such_network(name: str) -> CLIError:

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from caisson_api.daemon.v1 import containers_pb2_grpc
 else:
     pb = lazy.module("caisson_api.daemon.v1.containers_pb2")
-    containers_pb2_grpc = lazy.module("caisson_api.daemon.v1.containers_pb2_grpc")
 
 VOLUME_HEADERS = {
     "Name": "VOLUME NAME",
@@ -32,7 +31,7 @@ PRUNE_WARNING = "WARNING! This will remove all local volumes not used by at leas
 
 
 def stub(ctx: Context) -> containers_pb2_grpc.VolumesStub:
-    return containers_pb2_grpc.VolumesStub(ctx.daemon.channel)
+    return ctx.daemon.volumes
 
 
 def no_such_volume(name: str) -> CLIError:
