@@ -19,6 +19,7 @@ setup:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m caisson.cli.launcher $(VENV)/bin/caisson
 	$(MAKE) monitor
 	$(MAKE) compile
 
