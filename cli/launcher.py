@@ -4,8 +4,9 @@ pip's console script runs the interpreter with site, and in an editable install 
 setuptools' import finder for the package layout (caisson -> services/common, caisson.cli ->
 cli, ...): with pathlib behind it, ~11 ms of every command, more than parsing the command line
 and building the request together. The script written here starts the interpreter without
-site (-I -S) and finds the three packages the CLI imports itself: `caisson` and `caisson.cli`
-by their directories, everything else (caisson_api, protobuf) on sys.path. Directories come
+site (-I -S) and finds caisson's packages itself, by their directories (the CLI uses some pure
+logic of the daemon's, e.g. its IPAM checks), everything else (caisson_api, protobuf) on
+sys.path. Directories come
 from the install that runs this, so the script follows a moved checkout only after
 `make setup` again. A regular (non-editable) install keeps pip's script: its site is cheap.
 
@@ -18,6 +19,7 @@ import os
 import site
 import sys
 
+_SUBPACKAGES = ("cli", "daemon", "executor", "registry_proxy")
 _SCRIPT = '''#!{python} -IS
 # The `caisson` command, written by `make setup` (caisson.cli.launcher): no site, see there.
 import sys
@@ -28,7 +30,7 @@ _PACKAGES = {packages!r}
 
 
 class _Packages:
-    """Finds caisson and caisson.cli in their directories (setuptools' package-dir)."""
+    """Finds caisson's packages in their directories (setuptools' package-dir)."""
 
     @staticmethod
     def find_spec(name, path=None, target=None):
@@ -51,11 +53,13 @@ sys.exit(main())
 
 def script() -> str:
     """The launcher for the interpreter and packages this process runs with."""
-    import caisson
-    import caisson_api
-    from caisson import cli
+    import importlib
 
-    packages = {"caisson": caisson.__path__[0], "caisson.cli": cli.__path__[0]}
+    import caisson_api
+
+    packages = {}
+    for name in ("caisson", *(f"caisson.{sub}" for sub in _SUBPACKAGES)):
+        packages[name] = importlib.import_module(name).__path__[0]
     # caisson_api is a plain package: its parent directory goes on sys.path, after what site
     # would have added (protobuf's site-packages).
     paths = [*site.getsitepackages(), os.path.dirname(caisson_api.__path__[0])]

@@ -38,6 +38,16 @@ def test_the_launcher_runs_the_cli_without_site(tmp_path: Path) -> None:
         timeout=60,
     )
     assert ps.returncode == 1
+    # network create checks its flags with the daemon's IPAM logic before calling it.
+    net = subprocess.run(
+        [str(script), "network", "create", "--subnet", "10.0.0.0/24", "--gateway", "10.9.9.9", "x"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd="/",
+        timeout=60,
+    )
+    assert (net.returncode, net.stderr) == (1, "no matching subnet for gateway 10.9.9.9\n")
     assert (
         ps.stderr
         == f"Cannot connect to the Caisson daemon at unix://{sock}. Is the daemon running?\n"
