@@ -7,11 +7,13 @@ their resolved sources, the restart count, where the executor put the rootfs and
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from caisson_api.daemon.v1 import containers_pb2
 
@@ -118,9 +120,11 @@ class ContainerRecord:
             "created": self.created,
             "image": self.image,
             "image_id": self.image_id,
-            "config": json_format.MessageToDict(self.config, preserving_proto_field_name=True),
-            "host_config": json_format.MessageToDict(
-                self.host_config, preserving_proto_field_name=True
+            "config": _as_dict(
+                containers_pb2.ContainerConfig, self.config.SerializeToString(deterministic=True)
+            ),
+            "host_config": _as_dict(
+                containers_pb2.HostConfig, self.host_config.SerializeToString(deterministic=True)
             ),
             "path": self.path,
             "args": list(self.args),
@@ -140,8 +144,8 @@ class ContainerRecord:
     @classmethod
     def from_json(cls, text: str) -> ContainerRecord:
         doc = json.loads(text)
-        config = json_format.ParseDict(doc["config"], containers_pb2.ContainerConfig())
-        host_config = json_format.ParseDict(doc["host_config"], containers_pb2.HostConfig())
+        config = _from_dict(containers_pb2.ContainerConfig, json.dumps(doc["config"]))
+        host_config = _from_dict(containers_pb2.HostConfig, json.dumps(doc["host_config"]))
         return cls(
             id=doc["id"],
             name=doc["name"],
@@ -163,3 +167,25 @@ class ContainerRecord:
             networks=[NetworkAttachment(**n) for n in doc.get("networks", [])],
             ports=[BoundPort(**p) for p in doc.get("ports", [])],
         )
+
+
+# A record is read and written many times in a run (each look, each state change) and
+# protobuf's JSON mapping is slow, some 40 us for the two configs: they hardly ever change,
+# so each one is mapped once (the cached values are bytes or dicts no caller changes).
+_M = TypeVar("_M", bound=Message)
+
+
+def _from_dict(message_type: type[_M], text: str) -> _M:
+    return message_type.FromString(_parse_dict(message_type, text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_dict(message_type: type[Message], text: str) -> bytes:
+    return json_format.ParseDict(json.loads(text), message_type()).SerializeToString()
+
+
+@functools.lru_cache(maxsize=1024)
+def _as_dict(message_type: type[Message], data: bytes) -> dict[str, Any]:
+    return json_format.MessageToDict(
+        message_type.FromString(data), preserving_proto_field_name=True
+    )

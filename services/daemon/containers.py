@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from caisson import errors, logs
@@ -344,12 +344,13 @@ class ContainerService:
             )
         )
         attached = False
-        threading.Thread(
-            target=_forward_inputs,
-            args=(inputs, requests, open_.stdin),
-            daemon=True,
-            name="attach-in",
-        ).start()
+        if open_.stdin or rec.config.tty:  # else there is nothing to forward (input, resizes)
+            threading.Thread(
+                target=_forward_inputs,
+                args=(inputs, requests, open_.stdin),
+                daemon=True,
+                name="attach-in",
+            ).start()
         stream = self.executor.attach(_drain(requests))
         want = {"stdout": open_.stdout, "stderr": open_.stderr}
         try:
@@ -429,6 +430,7 @@ class ContainerService:
             ):
                 new = "restarting"  # waiting to be started again: still the same exit
             s = rec.state
+            seen = replace(s)
             s.status = new
             s.pid = st.pid if new in ("running", "paused") else 0
             if st.HasField("started_at") and st.started:
@@ -442,8 +444,9 @@ class ContainerService:
             elif new == "running":
                 s.error = ""
                 s.oom_killed = False
-            self.store.put_container(rec.id, rec.name, rec.to_json())
-            self._changed.notify_all()
+            if s != seen:  # the same news comes twice (the exit: by event and by attach)
+                self.store.put_container(rec.id, rec.name, rec.to_json())
+                self._changed.notify_all()
         if before != new or new_exit:
             self._publish_change(rec, before, new, new_exit)
         return rec
@@ -512,10 +515,11 @@ class ContainerService:
             with self._changed:
                 while cid in self._removing:
                     self._changed.wait(0.5)
-                if self._load(cid) is None:
+                rec = self._load(cid)
+                if rec is None:
                     return
             try:
-                self.remove(cid, force=True, volumes=True)
+                self._remove(rec, force=True, volumes=True)
                 return
             except errors.NotFound:
                 return
@@ -677,7 +681,9 @@ class ContainerService:
     # -- remove ----------------------------------------------------------------------------
 
     def remove(self, text: str, force: bool, volumes: bool) -> None:
-        rec = self.resolve(text)
+        self._remove(self.resolve(text), force, volumes)
+
+    def _remove(self, rec: ContainerRecord, force: bool, volumes: bool) -> None:
         with self._lock:
             if rec.id in self._removing:
                 raise errors.FailedPrecondition(
@@ -685,21 +691,8 @@ class ContainerService:
                 )
             self._removing.add(rec.id)
         try:
-            st = self.executor.get(rec.id)
-            if st.status in (xpb.STATUS_RUNNING, xpb.STATUS_PAUSED):
-                if not force:
-                    what = "paused" if st.status == xpb.STATUS_PAUSED else "running"
-                    raise errors.FailedPrecondition(
-                        f"You cannot remove a {what} container {rec.id}. Stop the container "
-                        "before attempting removal or force remove"
-                    )
-                self.executor.kill(rec.id, signal.SIGKILL, True)
-                if st.status == xpb.STATUS_PAUSED:
-                    self.executor.resume(rec.id)
-                self._wait_exit(rec.id, 30)
-                self._apply(rec.id, self.executor.get(rec.id))
-            with contextlib.suppress(errors.NotFound):
-                self.executor.delete(rec.id)
+            if not self._delete_ended(rec):
+                self._delete_running(rec, force)
             self._release_network(rec.id)
             with self._changed:
                 self.store.delete_container(rec.id)
@@ -717,6 +710,37 @@ class ContainerService:
             with self._changed:
                 self._removing.discard(rec.id)
                 self._changed.notify_all()
+
+    def _delete_ended(self, rec: ContainerRecord) -> bool:
+        """The executor's delete alone, when the record says the container does not run: the
+        executor refuses to delete a running one, so a record behind the facts costs a second
+        try, never a wrong removal. False when the executor refused."""
+        if rec.state.status in _RUNNING:
+            return False
+        try:
+            self.executor.delete(rec.id)
+        except errors.NotFound:
+            pass
+        except errors.FailedPrecondition:
+            return False
+        return True
+
+    def _delete_running(self, rec: ContainerRecord, force: bool) -> None:
+        st = self.executor.get(rec.id)
+        if st.status in (xpb.STATUS_RUNNING, xpb.STATUS_PAUSED):
+            if not force:
+                what = "paused" if st.status == xpb.STATUS_PAUSED else "running"
+                raise errors.FailedPrecondition(
+                    f"You cannot remove a {what} container {rec.id}. Stop the container "
+                    "before attempting removal or force remove"
+                )
+            self.executor.kill(rec.id, signal.SIGKILL, True)
+            if st.status == xpb.STATUS_PAUSED:
+                self.executor.resume(rec.id)
+            self._wait_exit(rec.id, 30)
+            self._apply(rec.id, self.executor.get(rec.id))
+        with contextlib.suppress(errors.NotFound):
+            self.executor.delete(rec.id)
 
     # -- networks: connect, disconnect ------------------------------------------------------
 

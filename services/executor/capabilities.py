@@ -1,7 +1,8 @@
 """Linux capabilities for a container's process: docker's set arithmetic and the kernel calls.
 
 Runs inside the container init just before execve, so it imports only the stdlib (ctypes for
-capset/capget, which have no Python wrapper).
+capset/capget, which have no Python wrapper), and none of what costs an import (typing,
+collections).
 
 What docker (20.10.14+, after CVE-2022-24769) hands runc, and so what this reproduces: the
 bounding, permitted and effective sets are the container's caps; inheritable and ambient are
@@ -25,9 +26,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Iterable
 
 from caisson.executor import users
+
+TYPE_CHECKING = False  # typing's, without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 # linux/capability.h, in number order: the index is the capability's number.
 _NAMES = (

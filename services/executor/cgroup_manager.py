@@ -19,7 +19,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from caisson.errors import (
@@ -146,6 +146,24 @@ class CgroupFS:
 
     def __init__(self, root: str = CGROUP_ROOT) -> None:
         self.root = root
+        self._v1_controllers: tuple[str, ...] | None = None
+
+    def v1_controllers(self) -> tuple[str, ...]:
+        """The v1 controllers mounted under the root, each real hierarchy once (cpu and cpuacct
+        are often one hierarchy mounted twice: cpu,cpuacct + symlinks). Looked up once: the
+        mounts do not change under a running executor, and every container operation asks."""
+        if self._v1_controllers is None:
+            seen: set[str] = set()
+            found = []
+            for c in V1_CONTROLLERS:
+                if not self.isdir(c):
+                    continue
+                real = os.path.realpath(self.path(c))
+                if real not in seen:
+                    seen.add(real)
+                    found.append(c)
+            self._v1_controllers = tuple(found)
+        return self._v1_controllers
 
     def path(self, rel: str) -> str:
         return os.path.join(self.root, rel)
@@ -364,17 +382,8 @@ def _pids(text: str) -> list[int]:
 class CgroupV1(Cgroup):
     """One directory per controller: <controller>/<parent>/<id>."""
 
-    def _controllers(self) -> Iterator[str]:
-        # cpu and cpuacct are often one hierarchy mounted twice (cpu,cpuacct + symlinks):
-        # visit each real directory once.
-        seen: set[str] = set()
-        for c in V1_CONTROLLERS:
-            if not self.fs.isdir(c):
-                continue
-            real = os.path.realpath(self.fs.path(c))
-            if real not in seen:
-                seen.add(real)
-                yield c
+    def _controllers(self) -> tuple[str, ...]:
+        return self.fs.v1_controllers()
 
     def _rel(self, controller: str, name: str = "") -> str:
         return os.path.join(controller, self.parent, self.id, name)
@@ -548,6 +557,8 @@ class CgroupV1(Cgroup):
         self._wait_until(lambda: self._freezer_state() == "THAWED", "thawing")
 
     def kill_all(self) -> None:
+        if not self.procs():
+            return  # the usual case (the container ended): nothing can fork, nothing to freeze
         # Frozen first, so that no process forks a child we would miss, as runc does.
         freezer = self.fs.isdir(self._rel("freezer"))
         if freezer:

@@ -12,32 +12,38 @@ Whatever fails is reported on the sync fd the monitor passed (CAISSON_SYNC_FD) a
 line with docker's exit code (126: cannot invoke, 127: not found, 125 otherwise); the fd is
 close-on-exec, so a successful execve tells the monitor "started" by closing it.
 
-It imports no grpc and little else: this is on the hot path of every `run`.
+It is a fresh interpreter on the hot path of every `run` and `exec`, started without site
+(initboot.py): it imports no grpc and, from the stdlib, nothing that costs an import (typing,
+dataclasses, json, re, pathlib, socket, signal, contextlib: enum, functools, collections behind
+them). json, socket and signal are used through their C modules. Nothing is imported late:
+after pivot_root the interpreter's own files are out of reach.
 """
 
 from __future__ import annotations
 
-import contextlib
+import _json
+import _signal
+import _socket
 import errno
 import fcntl
-import json
 import os
 import resource
-import signal
-import socket
 import struct
 import sys
-import termios
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
 
 # Everything is imported before pivot_root: the Python sources are not in the container.
-from caisson.executor import capabilities, namespaces, rootfs, seccomp, users
-from caisson.executor.syscalls import RealSyscalls
+from caisson.executor import capabilities, namespaces, rootfs, users
+from caisson.executor.realsyscalls import RealSyscalls
+from caisson.executor.seccomp_load import load_bpf
+
+TYPE_CHECKING = False  # typing's, without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
 
 _TIOCGPTN = 0x80045430
 _TIOCSPTLCK = 0x40045431
+_TIOCSCTTY = 0x540E
 
 EXIT_START_FAILED = 125
 EXIT_CANNOT_INVOKE = 126
@@ -69,54 +75,105 @@ class StartError(Exception):
         self.prefixed = prefixed
 
 
-@dataclass
 class ProcessSpec:
-    args: list[str]
-    env: list[str] = field(default_factory=list)
-    cwd: str = "/"
-    user: str = ""
-    groups: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        args: Iterable[str],
+        env: Iterable[str] = (),
+        cwd: str = "/",
+        user: str = "",
+        groups: Iterable[str] = (),
+    ) -> None:
+        self.args = list(args)
+        self.env = list(env)
+        self.cwd = cwd
+        self.user = user
+        self.groups = list(groups)
 
 
-@dataclass
 class InitSpec:
     """What the executor writes to the container's init.json."""
 
-    mode: str  # "run" or "exec"
-    process: ProcessSpec
-    # run: namespaces to unshare ("mnt", "uts", "ipc", "net", "cgroup"); the pid namespace is
-    # the monitor's. exec: the ones to join, from `target_pid`.
-    namespaces: list[str] = field(default_factory=list)
-    # run: a network namespace to join rather than make (the executor made and wired it, or
-    # another container's with --network container:NAME).
-    netns_path: str = ""
-    target_pid: int = 0
-    hostname: str = ""
-    domainname: str = ""
-    cgroup_procs: list[str] = field(default_factory=list)
-    rootfs: dict[str, Any] = field(default_factory=dict)  # rootfs.RootfsSpec fields (run)
-    rlimits: list[tuple[str, int, int]] = field(default_factory=list)
-    caps: list[str] = field(default_factory=list)
-    no_new_privs: bool = False
-    # A terminal made here, in the container's devpts, its master sent to the monitor.
-    console: bool = False
-    # The container's seccomp filter, compiled by the executor (seccomp.compile_bpf): the
-    # file holding the BPF program ("" = unconfined) and the seccomp(2) flags to load it with.
-    seccomp_bpf: str = ""
-    seccomp_flags: int = 0
+    def __init__(
+        self,
+        mode: str,  # "run" or "exec"
+        process: ProcessSpec,
+        # run: namespaces to unshare ("mnt", "uts", "ipc", "net", "cgroup"); the pid namespace
+        # is the monitor's. exec: the ones to join, from `target_pid`.
+        namespaces: Iterable[str] = (),
+        # run: a network namespace to join rather than make (the executor made and wired it,
+        # or another container's with --network container:NAME).
+        netns_path: str = "",
+        target_pid: int = 0,
+        hostname: str = "",
+        domainname: str = "",
+        cgroup_procs: Iterable[str] = (),
+        rootfs: Mapping[str, Any] | None = None,  # rootfs.RootfsSpec's arguments (run)
+        rlimits: Iterable[tuple[str, int, int]] = (),
+        caps: Iterable[str] = (),
+        no_new_privs: bool = False,
+        # A terminal made here, in the container's devpts, its master sent to the monitor.
+        console: bool = False,
+        # The container's seccomp filter, compiled by the executor (seccomp.compile_bpf): the
+        # file holding the BPF program ("" = unconfined) and the seccomp(2) flags to load it
+        # with.
+        seccomp_bpf: str = "",
+        seccomp_flags: int = 0,
+    ) -> None:
+        self.mode = mode
+        self.process = process
+        self.namespaces = list(namespaces)
+        self.netns_path = netns_path
+        self.target_pid = target_pid
+        self.hostname = hostname
+        self.domainname = domainname
+        self.cgroup_procs = list(cgroup_procs)
+        self.rootfs = dict(rootfs or {})
+        self.rlimits = list(rlimits)
+        self.caps = list(caps)
+        self.no_new_privs = no_new_privs
+        self.console = console
+        self.seccomp_bpf = seccomp_bpf
+        self.seccomp_flags = seccomp_flags
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        import json  # the executor's side: the init only reads it
+
+        return json.dumps({**vars(self), "process": vars(self.process)})
 
     @classmethod
     def from_json(cls, text: str) -> InitSpec:
-        d = json.loads(text)
+        d = _json_loads(text)
         d["process"] = ProcessSpec(**d["process"])
         d["rlimits"] = [tuple(r) for r in d["rlimits"]]
         return cls(**d)
 
 
-def rootfs_spec(d: dict[str, Any]) -> rootfs.RootfsSpec:
+class _JSONContext:
+    # What json's C scanner reads of its decoder, with json.loads's defaults.
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float  # NaN, Infinity, -Infinity
+
+
+def _json_loads(text: str) -> Any:
+    """json.loads without importing json, whose decoder compiles regular expressions at import
+    (re, enum, functools: ~5 ms, more than all the init imports otherwise). The scanner
+    json.loads runs is this same C function."""
+    space = " \t\n\r"  # JSON's whitespace, around the value
+    try:
+        value, end = _json.make_scanner(_JSONContext())(text, len(text) - len(text.lstrip(space)))
+    except StopIteration as e:
+        raise ValueError(f"invalid JSON at character {e.value}") from None
+    if text[end:].strip(space):
+        raise ValueError(f"invalid JSON: extra data at character {end}")
+    return value
+
+
+def rootfs_spec(d: Mapping[str, Any]) -> rootfs.RootfsSpec:
     d = dict(d)
     d["binds"] = tuple(rootfs.BindMount(**b) for b in d.get("binds", ()))
     d["tmpfs"] = tuple(
@@ -138,9 +195,19 @@ def rootfs_spec(d: dict[str, Any]) -> rootfs.RootfsSpec:
 
 def join_cgroups(procs_files: list[str]) -> None:
     # Before the cgroup namespace is made, so that its root is the container's cgroup.
+    # On v1 through `tasks`: it moves only the writing thread, here the whole init (it has no
+    # other), and so skips the lock cgroup.procs takes on every thread group, whose taking
+    # waits out an RCU grace period (10-15 ms of each start on a v1 host). v2 has only
+    # cgroup.procs.
     for path in procs_files:
-        with open(path, "w") as f:
-            f.write("0")
+        try:
+            fd = os.open(os.path.join(os.path.dirname(path), "tasks"), os.O_WRONLY | os.O_CLOEXEC)
+        except FileNotFoundError:  # cgroup v2
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
 
 
 def enter_namespaces(spec: InitSpec) -> None:
@@ -180,13 +247,16 @@ def make_console(sync_fd: int) -> None:
         fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))  # unlockpt
         n = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, struct.pack("I", 0)))[0]
         slave = os.open(f"/dev/pts/{n}", os.O_RDWR | os.O_NOCTTY)
-        with socket.socket(fileno=os.dup(sync_fd)) as s:
-            socket.send_fds(s, [b"\n"], [master])
+        s = _socket.socket(fileno=os.dup(sync_fd))
+        try:  # what socket.send_fds does
+            s.sendmsg([b"\n"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", master))])
+        finally:
+            s.close()
     finally:
         os.close(master)
     if os.getsid(0) != os.getpid():
         os.setsid()
-    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    fcntl.ioctl(slave, _TIOCSCTTY, 0)
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
     os.close(slave)
@@ -255,17 +325,19 @@ def working_dir(cwd: str, mode: str) -> None:
 def reset_signals() -> None:
     # Python ignores SIGPIPE and the monitor blocks SIGCHLD; an exec'd program must start
     # with default dispositions and an empty mask, as it would under runc.
-    for sig in range(1, signal.NSIG):
-        with contextlib.suppress(OSError, ValueError):  # SIGKILL, SIGSTOP, RT signals
-            signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in range(1, _signal.NSIG):
+        try:  # noqa: SIM105 - contextlib: see the module's docstring
+            _signal.signal(sig, _signal.SIG_DFL)
+        except (OSError, ValueError):  # SIGKILL, SIGSTOP, RT signals
+            pass
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
 def _finalize_process(spec: InitSpec, program: bytes) -> tuple[str, list[str]]:
     """User, capabilities, seccomp; returns the resolved executable and the environment."""
     proc = spec.process
     try:
-        user = users.resolve(proc.user, Path("/"), proc.groups)
+        user = users.resolve(proc.user, "/", proc.groups)
     except (ValueError, OSError) as e:
         raise StartError(str(e), prefixed=False) from None
     env = list(proc.env)
@@ -276,13 +348,13 @@ def _finalize_process(spec: InitSpec, program: bytes) -> tuple[str, list[str]]:
         capabilities.set_no_new_privs()
     else:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
-        seccomp.load_bpf(program, spec.seccomp_flags)
+        load_bpf(program, spec.seccomp_flags)
     capabilities.finalize(user, caps)
     working_dir(proc.cwd or "/", spec.mode)
     executable = look_path(proc.args[0], env)
     if spec.no_new_privs:
         # As late as possible, so the filter constrains only the user's program.
-        seccomp.load_bpf(program, spec.seccomp_flags)
+        load_bpf(program, spec.seccomp_flags)
     return executable, env
 
 
@@ -321,9 +393,12 @@ def _env_pairs(env: list[str]) -> list[tuple[str, str]]:
 
 
 def _report(fd: int, message: str, exit_code: int) -> None:
-    line = json.dumps({"error": message, "exit_code": exit_code}) + "\n"
-    with contextlib.suppress(OSError):  # the monitor is gone: nobody to tell
+    # json.dumps({"error": message, "exit_code": exit_code}), with the string encoder it uses.
+    line = f'{{"error": {_json.encode_basestring_ascii(message)}, "exit_code": {exit_code}}}\n'
+    try:  # noqa: SIM105 - contextlib: see the module's docstring
         os.write(fd, line.encode())
+    except OSError:
+        pass  # the monitor is gone: nobody to tell
 
 
 def main(argv: list[str]) -> int:

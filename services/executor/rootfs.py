@@ -13,21 +13,26 @@ followed as they would be inside the container (absolute targets from the rootfs
 symlink that climbs above the rootfs is refused: an image cannot redirect a mount onto the
 host. Mount points the image lacks are created (a directory, or an empty file for a file
 source), as docker does.
+
+The container init imports this module on every start, so it imports nothing that costs an
+import (typing, dataclasses, contextlib). caisson.errors, which imports typing, is imported
+where an error is raised: in the init, always before pivot_root (after it, the interpreter's
+files are out of reach).
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import posixpath
 import stat
 import time
-from dataclasses import dataclass, field
 
-from caisson import errors
-from caisson.executor.syscalls import Syscalls
 from caisson.ocidefaults import MASKED_PATHS, READONLY_PATHS
+
+TYPE_CHECKING = False  # typing's, without importing typing
+if TYPE_CHECKING:
+    from caisson.executor.syscalls import Syscalls
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -131,6 +136,8 @@ def mount_overlay(
     and the mount is made from there: this changes the working directory for the duration,
     so call it from a single-threaded process (the container's init or a helper)."""
     if not lowerdirs:
+        from caisson import errors
+
         raise errors.InvalidArgument("an overlay needs at least one lower directory")
     if readonly:
         if len(lowerdirs) == 1:
@@ -139,6 +146,8 @@ def mount_overlay(
             return
         upperdir = workdir = ""
     elif not upperdir or not workdir:
+        from caisson import errors
+
         raise errors.InvalidArgument("a writable overlay needs an upper and a work directory")
     flags = MS_RDONLY if readonly else 0
     data = overlay_data(lowerdirs, upperdir, workdir)
@@ -150,6 +159,8 @@ def mount_overlay(
     rel = [os.path.relpath(os.path.abspath(d), base) for d in dirs]
     short = overlay_data(rel[: len(lowerdirs)], *(rel[len(lowerdirs) :] or ["", ""]))
     if len(short) >= PAGE_SIZE:
+        from caisson import errors
+
         raise errors.ResourceExhausted(
             f"cannot mount an overlay of {len(lowerdirs)} layers: its options take "
             f"{len(short)} bytes even with paths relative to {base}, over the kernel's "
@@ -178,6 +189,8 @@ def unmount(sc: Syscalls, target: str, attempts: int = 5, pause: float = 0.1) ->
             if e.errno in (errno.EINVAL, errno.ENOENT):
                 return  # not (or no longer) a mount point
             if e.errno != errno.EBUSY or busy >= attempts:
+                from caisson import errors
+
                 raise errors.Internal(f"cannot unmount {target}: {e.strerror}") from e
             busy += 1
             time.sleep(pause)
@@ -202,6 +215,8 @@ def resolve_in_root(root: str, path: str) -> tuple[str, list[str]]:
             continue
         if comp == "..":
             if not parts:
+                from caisson import errors
+
                 raise errors.InvalidArgument(
                     f"mount destination {path} resolves outside the container's root"
                 )
@@ -217,6 +232,8 @@ def resolve_in_root(root: str, path: str) -> tuple[str, list[str]]:
             continue
         links += 1
         if links > MAX_SYMLINKS:
+            from caisson import errors
+
             raise errors.InvalidArgument(f"mount destination {path}: too many symlinks")
         target = os.readlink(host)
         if target.startswith("/"):
@@ -239,6 +256,8 @@ def mountpoint(sc: Syscalls, root: str, dest: str, is_dir: bool = True) -> str:
         return path
     if os.path.isdir(path) != is_dir:
         kind = "directory" if is_dir else "file"
+        from caisson import errors
+
         raise errors.InvalidArgument(f"mount destination {dest} is not a {kind} in the image")
     return path
 
@@ -260,31 +279,49 @@ def parse_options(options: tuple[str, ...], flags: int = 0) -> tuple[int, str]:
 # --- the spec ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class BindMount:
     """-v/--mount type=bind: `source` on the host, `destination` in the container."""
 
-    source: str
-    destination: str
-    readonly: bool = False
-    recursive: bool = True  # rbind, docker's default for -v
-    propagation: str = "rprivate"
+    def __init__(
+        self,
+        source: str,
+        destination: str,
+        readonly: bool = False,
+        recursive: bool = True,  # rbind, docker's default for -v
+        propagation: str = "rprivate",
+    ) -> None:
+        self.source = source
+        self.destination = destination
+        self.readonly = readonly
+        self.recursive = recursive
+        self.propagation = propagation
 
 
-@dataclass(frozen=True)
 class TmpfsMount:
     """--tmpfs DEST[:OPTS]: docker mounts it nosuid,nodev,noexec unless OPTS say otherwise."""
 
-    destination: str
-    options: tuple[str, ...] = ()
+    def __init__(self, destination: str, options: tuple[str, ...] = ()) -> None:
+        self.destination = destination
+        self.options = options
 
 
-@dataclass(frozen=True)
 class CgroupV1Mount:
     """One v1 hierarchy as the host mounts it under /sys/fs/cgroup."""
 
-    name: str  # the directory: "memory", "cpu,cpuacct", "systemd"
-    options: str  # the mount data naming it: "memory", "cpu,cpuacct", "name=systemd"
+    def __init__(self, name: str, options: str) -> None:
+        self.name = name  # the directory: "memory", "cpu,cpuacct", "systemd"
+        self.options = options  # the mount data naming it: "memory", "cpu,cpuacct", "name=systemd"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CgroupV1Mount):
+            return NotImplemented
+        return (self.name, self.options) == (other.name, other.options)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.options))
+
+    def __repr__(self) -> str:
+        return f"CgroupV1Mount({self.name!r}, {self.options!r})"
 
 
 def host_cgroup_layout(
@@ -314,41 +351,63 @@ def host_cgroup_layout(
     if not mounts:
         return "none", (), ()
     links = []
-    with contextlib.suppress(OSError):
+    try:
         for entry in sorted(os.scandir(root), key=lambda e: e.name):
             if entry.is_symlink():
                 links.append((entry.name, os.readlink(entry.path)))
+    except OSError:
+        pass
     return "cgroup1", tuple(mounts), tuple(links)
 
 
-@dataclass(frozen=True)
 class RootfsSpec:
-    rootfs: str  # the mounted overlay, as a host path
-    readonly: bool = False  # --read-only
-    shm_size: int = 64 * 1024 * 1024  # --shm-size, bytes
-    binds: tuple[BindMount, ...] = ()
-    tmpfs: tuple[TmpfsMount, ...] = ()
-    # host paths of the per-container files bound on /etc/hostname, /etc/hosts,
-    # /etc/resolv.conf ("" = none)
-    hostname_file: str = ""
-    hosts_file: str = ""
-    resolv_conf_file: str = ""
-    # /sys/fs/cgroup: "cgroup2" mounts cgroup2 read-only (with a cgroup namespace it shows the
-    # container's own subtree); "cgroup1" mounts a tmpfs holding each of `cgroup1`'s
-    # hierarchies read-only (each showing the container's own cgroup too) and
-    # `cgroup1_links`, as docker does on a v1 host (its tmpfs stays rw, as docker's); "none"
-    # leaves it; any other value is a host path bound ro.
-    cgroup: str = "cgroup2"
-    cgroup1: tuple[CgroupV1Mount, ...] = ()
-    cgroup1_links: tuple[tuple[str, str], ...] = ()  # (name, target): cpu -> cpu,cpuacct
-    masked_paths: tuple[str, ...] = field(default=MASKED_PATHS)
-    readonly_paths: tuple[str, ...] = field(default=READONLY_PATHS)
-    # /sys read-only (docker's default); a privileged container's is writable.
-    readonly_sys: bool = True
-    # --privileged: every device node of the host's /dev is made in the container's too.
-    host_devices: bool = False
-    # The process's working directory, created (root-owned, 0755) when missing, as docker does.
-    workdir: str = ""
+    def __init__(
+        self,
+        rootfs: str,  # the mounted overlay, as a host path
+        *,
+        readonly: bool = False,  # --read-only
+        shm_size: int = 64 * 1024 * 1024,  # --shm-size, bytes
+        binds: tuple[BindMount, ...] = (),
+        tmpfs: tuple[TmpfsMount, ...] = (),
+        # host paths of the per-container files bound on /etc/hostname, /etc/hosts,
+        # /etc/resolv.conf ("" = none)
+        hostname_file: str = "",
+        hosts_file: str = "",
+        resolv_conf_file: str = "",
+        # /sys/fs/cgroup: "cgroup2" mounts cgroup2 read-only (with a cgroup namespace it shows
+        # the container's own subtree); "cgroup1" mounts a tmpfs holding each of `cgroup1`'s
+        # hierarchies read-only (each showing the container's own cgroup too) and
+        # `cgroup1_links`, as docker does on a v1 host (its tmpfs stays rw, as docker's);
+        # "none" leaves it; any other value is a host path bound ro.
+        cgroup: str = "cgroup2",
+        cgroup1: tuple[CgroupV1Mount, ...] = (),
+        cgroup1_links: tuple[tuple[str, str], ...] = (),  # (name, target): cpu -> cpu,cpuacct
+        masked_paths: tuple[str, ...] = MASKED_PATHS,
+        readonly_paths: tuple[str, ...] = READONLY_PATHS,
+        # /sys read-only (docker's default); a privileged container's is writable.
+        readonly_sys: bool = True,
+        # --privileged: every device node of the host's /dev is made in the container's too.
+        host_devices: bool = False,
+        # The process's working directory, created (root-owned, 0755) when missing, as
+        # docker does.
+        workdir: str = "",
+    ) -> None:
+        self.rootfs = rootfs
+        self.readonly = readonly
+        self.shm_size = shm_size
+        self.binds = binds
+        self.tmpfs = tmpfs
+        self.hostname_file = hostname_file
+        self.hosts_file = hosts_file
+        self.resolv_conf_file = resolv_conf_file
+        self.cgroup = cgroup
+        self.cgroup1 = cgroup1
+        self.cgroup1_links = cgroup1_links
+        self.masked_paths = masked_paths
+        self.readonly_paths = readonly_paths
+        self.readonly_sys = readonly_sys
+        self.host_devices = host_devices
+        self.workdir = workdir
 
 
 # --- prepare_rootfs and its steps ----------------------------------------------------------
@@ -502,6 +561,8 @@ def mount_tmpfs(sc: Syscalls, root: str, m: TmpfsMount) -> None:
 
 def mount_bind(sc: Syscalls, root: str, m: BindMount) -> None:
     if m.propagation not in _PROPAGATION:
+        from caisson import errors
+
         raise errors.InvalidArgument(
             f"invalid propagation {m.propagation!r} for {m.destination}: "
             f"expected one of {', '.join(_PROPAGATION)}"
@@ -509,6 +570,8 @@ def mount_bind(sc: Syscalls, root: str, m: BindMount) -> None:
     try:
         is_dir = stat.S_ISDIR(os.stat(m.source).st_mode)
     except FileNotFoundError:
+        from caisson import errors
+
         raise errors.InvalidArgument(f"bind source path does not exist: {m.source}") from None
     path = mountpoint(sc, root, m.destination, is_dir)
     sc.mount(m.source, path, "", MS_BIND | (MS_REC if m.recursive else 0), "")

@@ -19,7 +19,6 @@ install at all.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import json
 import os
@@ -29,6 +28,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from caisson.executor.seccomp_load import load_bpf as load_bpf
 
 # The actions of docker's/OCI's profile format that a plain filter can carry. NOTIFY needs a
 # listener process (listenerPath), which Caisson does not run.
@@ -448,15 +449,14 @@ def install(profile: Profile, caps: frozenset[str]) -> None:
 # --- compiled once, loaded many times ------------------------------------------------------
 # Building the filter (libseccomp, a few hundred rules) costs about 20 ms and importing its
 # binding another 15: the executor compiles each (profile, caps) once to BPF with libseccomp
-# and the container init only loads the compiled program.
+# and the container init only loads the compiled program (load_bpf, in seccomp_load.py so that
+# the init imports nothing else of this module).
 
-_SECCOMP_SET_MODE_FILTER = 1
 _FILTER_FLAGS = {
     "SECCOMP_FILTER_FLAG_TSYNC": 1,
     "SECCOMP_FILTER_FLAG_LOG": 2,
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4,
 }
-_SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "ppc64le": 358, "s390x": 348, "riscv64": 277}
 
 
 def compile_bpf(profile: Profile, caps: frozenset[str]) -> bytes:
@@ -477,32 +477,3 @@ def filter_flags(profile: Profile) -> int:
     for name in profile.flags:
         flags |= _FILTER_FLAGS.get(name, 0)
     return flags
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-def load_bpf(program: bytes, flags: int = 0) -> None:
-    """Loads a compiled filter into this process (seccomp(2) SECCOMP_SET_MODE_FILTER). Needs
-    CAP_SYS_ADMIN or no_new_privs, like `install`; inherited by execve and children."""
-    if not program:
-        return
-    if len(program) % 8:
-        raise ValueError(f"a BPF program is a list of 8-byte instructions, got {len(program)}")
-    nr = _SYS_SECCOMP.get(platform.machine())
-    if nr is None:
-        raise OSError(errno.ENOSYS, f"seccomp: no syscall number known on {platform.machine()}")
-    buf = ctypes.create_string_buffer(program, len(program))
-    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    rc = libc.syscall(
-        ctypes.c_long(nr),
-        ctypes.c_long(_SECCOMP_SET_MODE_FILTER),
-        ctypes.c_long(flags),
-        ctypes.byref(prog),
-    )
-    if rc != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"loading the seccomp filter: {os.strerror(err)}")

@@ -106,6 +106,8 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
         if first is None or first.WhichOneof("request") != "open":
             raise errors.InvalidArgument("the first attach request must be `open`")
         cid = first.open.id
+        # Read before the start: a quick exit may be followed by the container's removal.
+        process = self.m.spec(cid).process
         holder: list[monitor.AttachClient] = []
 
         def attach(bundle: Path) -> None:
@@ -127,11 +129,13 @@ class ContainersService(containers_pb2_grpc.ContainersServicer):
                 )
             attach(Path(self.m.run / cid))
         client = holder[0]
-        threading.Thread(
-            target=pump_input, args=(request_iterator, client), daemon=True, name="attach-in"
-        ).start()
+        if process.stdin or process.tty:  # else there is nothing to forward (input, resizes)
+            threading.Thread(
+                target=pump_input, args=(request_iterator, client), daemon=True, name="attach-in"
+            ).start()
         gone = _ended(context)
-        threading.Thread(target=close_when, args=(gone, client), daemon=True).start()
+        if not context.add_callback(client.close):  # the caller's end wakes the reader
+            client.close()
         yield pb.AttachResponse(attached=state_pb(st))
         try:
             for out in client:

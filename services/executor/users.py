@@ -4,8 +4,9 @@ and the switch to it.
 The lookup is moby/sys/user's GetExecUser + GetAdditionalGroups (what docker's daemon runs
 for `-u` and `--group-add`), with their error wording. The files belong to the image, so they
 are opened with openat2(RESOLVE_IN_ROOT): a symlink (absolute or `..`) resolves inside the
-given root, never outside it, whatever the image put there. Only stdlib + ctypes: this runs in
-the container init just before execve.
+given root, never outside it, whatever the image put there. Only stdlib + ctypes, and none of
+what costs an import (typing, dataclasses, re, pathlib): this runs in the container init, a
+fresh interpreter on every start.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import ctypes
 import errno
 import io
 import os
-import re
 import stat
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO
+
+TYPE_CHECKING = False  # typing's, without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import IO
 
 MAX_ID = 2**31 - 1  # moby/sys: <= MaxInt32 for 32-bit compatibility
 RANGE_ERROR = f"uids and gids must be in range 0-{MAX_ID}"
@@ -28,40 +29,59 @@ NO_GROUP = "no matching entries in group file"
 MAX_FILE = 10 << 20  # moby/sys maxUserFileBytes: a bigger user database is an attack
 
 
-@dataclass(frozen=True)
 class ExecUser:
-    uid: int
-    gid: int
-    additional_gids: tuple[int, ...]  # what setgroups gets: the primary gid first, like docker
-    home: str
+    """Who the process runs as: what `lookup` resolves a `-u` to."""
+
+    def __init__(self, uid: int, gid: int, additional_gids: tuple[int, ...], home: str) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.additional_gids = additional_gids  # what setgroups gets: the primary gid first
+        self.home = home
+
+    def _fields(self) -> tuple[int, int, tuple[int, ...], str]:
+        return self.uid, self.gid, self.additional_gids, self.home
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ExecUser):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "ExecUser(uid={}, gid={}, additional_gids={}, home={!r})".format(*self._fields())
 
 
-@dataclass(frozen=True)
 class _User:
-    name: str
-    uid: int
-    gid: int
-    home: str
+    def __init__(self, name: str, uid: int, gid: int, home: str) -> None:
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+        self.home = home
 
 
-@dataclass(frozen=True)
 class _Group:
-    name: str
-    gid: int
-    members: tuple[str, ...]
+    def __init__(self, name: str, gid: int, members: tuple[str, ...]) -> None:
+        self.name = name
+        self.gid = gid
+        self.members = members
 
 
-_INT = re.compile(r"[+-]?[0-9]+")
+def _is_int(s: str) -> bool:
+    # Go's strconv syntax, as the regular expression [+-]?[0-9]+ would match it.
+    digits = s[1:] if s[:1] in ("+", "-") else s
+    return digits.isascii() and digits.isdigit()
 
 
 def _atoi(s: str) -> int:
     # Go's strconv.Atoi with the error dropped, as moby's parser does for misbehaving files.
-    return int(s) if _INT.fullmatch(s) else 0
+    return int(s) if _is_int(s) else 0
 
 
 def _parse_id(val: str) -> int | None:
     """moby/sys parseNumeric: None when `val` is a name; ValueError when out of range."""
-    if not _INT.fullmatch(val):
+    if not _is_int(val):
         return None
     n = int(val)
     if n < 0 or n > MAX_ID:
@@ -193,7 +213,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
-def open_in_root(root: Path, path: str) -> IO[str] | None:
+def open_in_root(root: str | os.PathLike[str], path: str) -> IO[str] | None:
     """Reads container path `path` as the container would see it with `root` as "/": symlinks
     and ".." resolve inside `root` (openat2 RESOLVE_IN_ROOT, enforced by the kernel, so a
     concurrent rename cannot escape either). Returns its text, or None when it is missing or
@@ -230,7 +250,9 @@ def open_in_root(root: Path, path: str) -> IO[str] | None:
     return io.StringIO(data.decode("utf-8", "surrogateescape"))
 
 
-def resolve(user_spec: str, root: Path, extra_groups: Sequence[str] = ()) -> ExecUser:
+def resolve(
+    user_spec: str, root: str | os.PathLike[str], extra_groups: Sequence[str] = ()
+) -> ExecUser:
     """`lookup` against `root`/etc/passwd and `root`/etc/group (root is "/" after
     pivot_root). Raises ValueError with docker's messages."""
     passwd = open_in_root(root, "/etc/passwd")
