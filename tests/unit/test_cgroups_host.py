@@ -7,7 +7,6 @@ when it fails; the last check is that no directory of that parent is left in any
 
 from __future__ import annotations
 
-import glob
 import os
 import secrets
 import subprocess
@@ -21,6 +20,7 @@ from caisson.errors import FailedPrecondition, InvalidArgument
 from caisson.executor import cgroup_manager
 from caisson.executor.cgroup_manager import Cgroup, CgroupFS, CgroupV1, Resources, open_cgroup
 from caisson.executor.cgroups import detect_mode
+from tests.support.cgroups import host_cgroup, leftovers
 
 MB = 1024 * 1024
 
@@ -31,24 +31,10 @@ pytestmark = [
 ]
 
 
-def _leftovers(parent: str) -> list[str]:
-    return glob.glob(f"/sys/fs/cgroup/{parent}") + glob.glob(f"/sys/fs/cgroup/*/{parent}")
-
-
 @pytest.fixture
 def cgroup() -> Iterator[Cgroup]:
-    parent = f"caisson-test-{secrets.token_hex(4)}"
-    cg = open_cgroup("ctr", parent)
-    try:
+    with host_cgroup("ctr") as cg:
         yield cg
-    finally:
-        try:
-            if cg.exists():
-                cg.kill_all()
-                cg.remove()
-        finally:
-            cg.remove_parent()
-            assert _leftovers(parent) == []
 
 
 def _state(pid: int) -> str:
@@ -214,4 +200,4 @@ def test_v2_on_the_hybrid_unified_mount() -> None:
                 cg.remove()
         finally:
             cg.remove_parent()
-            assert _leftovers(parent) == [] and _leftovers(f"unified/{parent}") == []
+            assert leftovers(parent) == [] and leftovers(f"unified/{parent}") == []

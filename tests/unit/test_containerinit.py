@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,8 +17,9 @@ import pytest
 
 from caisson.executor import containerinit as ci
 from caisson.executor import initboot
-from caisson.executor.cgroup_manager import Cgroup, Resources, open_cgroup
+from caisson.executor.cgroup_manager import Cgroup, Resources
 from caisson.executor.cgroups import detect_mode
+from tests.support.cgroups import host_cgroup
 
 # What the init must not import: each costs milliseconds of every container start, and
 # anything imported after pivot_root would not even be found.
@@ -169,17 +169,8 @@ def test_join_cgroups_names_the_missing_cgroup(tmp_path: Path) -> None:
 
 @pytest.fixture
 def cgroup() -> Iterator[Cgroup]:
-    parent = f"caisson-test-{secrets.token_hex(4)}"
-    cg = open_cgroup("init", parent)
-    try:
+    with host_cgroup("init") as cg:
         yield cg
-    finally:
-        try:
-            if cg.exists():
-                cg.kill_all()
-                cg.remove()
-        finally:
-            cg.remove_parent()
 
 
 @pytest.mark.root
