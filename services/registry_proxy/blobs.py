@@ -243,8 +243,7 @@ class BlobFetcher:
                 failures = 1 if ingest.offset > before else failures + 1
                 if not self.policy.should_retry(failures):
                     raise errors.Unavailable(
-                        f"registry {repo.host} is unreachable: {e.reason} (downloading layer "
-                        f"{digest}, {ingest.offset} of {total} bytes)"
+                        f"{e} (downloading layer {digest}, {ingest.offset} of {total} bytes)"
                     ) from None
                 delay = self.policy.delay(failures)
                 retrying(f"{e.reason}; retrying in {delay:g}s")
@@ -270,7 +269,7 @@ class BlobFetcher:
             try:
                 chunk = read(CHUNK)
             except (u3.HTTPError, OSError) as e:
-                raise describe(e) from e
+                raise describe(e, "GET", resp.url or "") from e
             if not chunk:
                 return
             n = len(chunk)

@@ -90,18 +90,24 @@ class Registry:
         return Repository(self, endpoint, state, name, path, creds, cancel or threading.Event())
 
     def _connect(self, endpoint: Endpoint, fresh: bool = False) -> _HostState:
-        """Probes `GET /v2/` over each allowed scheme; remembers what worked."""
+        """Probes `GET /v2/` over each allowed scheme; remembers what worked.
+
+        When none works, the last attempt's failure is the error, as docker reports it;
+        except that a TLS failure outranks a later plain-HTTP answer that is not the registry
+        API (the port speaks TLS, so that answer says nothing about why the pull failed).
+        """
         with self._lock:
             state = self._state.get(endpoint.host)
         if state is not None and not fresh:
             return state
-        failures: list[str] = []
+        failure = tls_failure = ""
         for scheme in endpoint.schemes:
             base = f"{scheme}://{endpoint.host}"
             try:
                 resp = self.transport.send("GET", base + "/v2/", {})
             except ConnectionFailure as e:
-                failures.append(e.reason)
+                failure = str(e)
+                tls_failure = failure if e.tls else ""
                 continue
             if resp.status in (200, 401):
                 header = _header(resp, "WWW-Authenticate")
@@ -116,12 +122,14 @@ class Registry:
                 _, msg = error_messages(read_body(resp, MAX_ERROR_BODY))
             except (ConnectionFailure, BodyTooLarge):
                 msg = ""
-            answer = f"GET {base}/v2/ answered {resp.status} {resp.reason or ''}".rstrip()
-            failures.append(answer + (f": {msg}" if msg else ""))
+            answer = f"{resp.status} {resp.reason or ''}".rstrip()
+            failure = tls_failure or (
+                f"registry {endpoint.host} answered {answer} to GET {base}/v2/"
+                + (f": {msg}" if msg else "")
+            )
             if resp.status >= 500:
                 break
-        reasons = "; ".join(dict.fromkeys(failures))
-        raise errors.Unavailable(f"registry {endpoint.host} is unreachable: {reasons}")
+        raise errors.Unavailable(failure)
 
     def forget(self, host: str) -> None:
         """Probe again next time (after the host stopped answering)."""
@@ -146,11 +154,9 @@ class Registry:
             )
         try:
             resp = self.transport.send(req.method, req.url, req.headers, req.body)
-            body = read_body(resp, MAX_TOKEN_BODY)
+            body = read_body(resp, MAX_TOKEN_BODY, req.method)
         except ConnectionFailure as e:
-            raise errors.Unavailable(
-                f"authorization server {realm_host} is unreachable: {e.reason}"
-            ) from None
+            raise errors.Unavailable(str(e)) from None
         except BodyTooLarge:
             raise errors.Unauthenticated(
                 "authorization server sent an oversized response"
@@ -190,9 +196,7 @@ class Registry:
             resp = self.transport.send("GET", state.base + "/v2/", {"Authorization": header})
             discard(resp)
         except ConnectionFailure as e:
-            raise errors.Unavailable(
-                f"registry {endpoint.host} is unreachable: {e.reason}"
-            ) from None
+            raise errors.Unavailable(str(e)) from None
         if resp.status == 200:
             return "Login Succeeded"
         if resp.status in (401, 403):
@@ -301,9 +305,7 @@ class Repository:
                 failures += 1
                 if not self.registry.policy.should_retry(failures) or e.tls:
                     self.registry.forget(self.host)
-                    raise errors.Unavailable(
-                        f"registry {self.host} is unreachable: {e.reason}"
-                    ) from None
+                    raise errors.Unavailable(str(e)) from None
                 delay = self.registry.policy.delay(failures)
                 self._retrying(on_retry, f"{e.reason}; retrying in {delay:g}s", failures)
                 self._sleep(delay)
@@ -368,7 +370,7 @@ class Repository:
                 f"manifest for {subject} is larger than {MAX_MANIFEST // (1024 * 1024)} MiB"
             ) from None
         except ConnectionFailure as e:
-            raise errors.Unavailable(f"registry {self.host} is unreachable: {e.reason}") from None
+            raise errors.Unavailable(str(e)) from None
         return body, _header(resp, "Content-Type")
 
     # --- blobs ----------------------------------------------------------------------------
@@ -396,7 +398,7 @@ class Repository:
         except BodyTooLarge:
             raise errors.DataLoss(f"blob {digest} is larger than its descriptor says") from None
         except ConnectionFailure as e:
-            raise errors.Unavailable(f"registry {self.host} is unreachable: {e.reason}") from None
+            raise errors.Unavailable(str(e)) from None
 
 
 def status_error(

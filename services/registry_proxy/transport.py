@@ -7,7 +7,9 @@ object store a blob request is redirected to. Each target host gets its own TLS 
 
 from __future__ import annotations
 
-import errno
+import os
+import re
+import socket
 import ssl
 import threading
 import urllib.parse
@@ -34,50 +36,82 @@ urllib3.disable_warnings(u3.InsecureRequestWarning)
 
 
 class ConnectionFailure(Exception):
-    """The request got no (complete) response: refused, reset, timed out, TLS failed."""
+    """The request got no (complete) response: refused, reset, timed out, TLS failed.
 
-    def __init__(self, reason: str, *, refused: bool = False, tls: bool = False) -> None:
+    Docker's messages are Go's net/http errors, so `reason` uses Go's words where they map and
+    str() frames it as Go's url.Error does: `Get "https://host/v2/": <reason>`.
+    """
+
+    def __init__(self, reason: str, method: str, url: str, *, tls: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.refused = refused
+        self.method = method
+        self.url = url
         self.tls = tls
+
+    def __str__(self) -> str:
+        op = self.method[:1] + self.method[1:].lower()
+        return f'{op} "{self.url}": {self.reason}'
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-def describe(exc: BaseException) -> ConnectionFailure:
-    """Turns a urllib3/socket exception into a short human reason."""
+def describe(exc: BaseException, method: str, url: str) -> ConnectionFailure:
+    """The failure of `method url` (the URL actually requested, after redirects)."""
     if isinstance(exc, u3.MaxRetryError) and exc.reason is not None:
         exc = exc.reason
     if isinstance(exc, ConnectionFailure):
         return exc
+    reason, tls = _reason(exc, url)
+    return ConnectionFailure(reason, method, url, tls=tls)
+
+
+def _reason(exc: BaseException, url: str) -> tuple[str, bool]:
+    """(reason, whether TLS failed) for a urllib3/socket exception."""
     if isinstance(exc, u3.NameResolutionError):
-        return ConnectionFailure("cannot resolve host name")
+        cause = _root_cause(exc)
+        host = urllib.parse.urlsplit(url).hostname
+        # Go says "no such host" for a name that does not exist, else the resolver's words.
+        if isinstance(cause, socket.gaierror) and cause.errno != socket.EAI_NONAME:
+            return f"dial tcp: lookup {host}: {cause.strerror}", False
+        return f"dial tcp: lookup {host}: no such host", False
     if isinstance(exc, (u3.SSLError, ssl.SSLError)):
-        return ConnectionFailure(f"TLS handshake failed: {_ssl_reason(exc)}", tls=True)
+        return _tls_reason(exc), True
     if isinstance(exc, u3.NewConnectionError):
         cause = _root_cause(exc)
-        if isinstance(cause, ConnectionRefusedError) or "Connection refused" in str(exc):
-            return ConnectionFailure("connection refused", refused=True)
-        if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-            return ConnectionFailure("network is unreachable")
-        return ConnectionFailure(f"cannot connect: {cause or exc}")
+        if isinstance(cause, OSError) and cause.errno:
+            return f"dial tcp {_dial_address(url)}: connect: {_go_errno(cause.errno)}", False
+        return f"dial tcp {_dial_address(url)}: {cause or exc}", False
     if isinstance(exc, u3.ConnectTimeoutError):
-        return ConnectionFailure("connection timed out")
+        return f"dial tcp {_dial_address(url)}: i/o timeout", False
     if isinstance(exc, u3.ReadTimeoutError):
-        return ConnectionFailure("timed out waiting for data")
+        return "timed out waiting for data", False
     if isinstance(exc, u3.ProtocolError):
         cause = _root_cause(exc)
         if isinstance(cause, ssl.SSLError):
-            return ConnectionFailure(f"TLS handshake failed: {_ssl_reason(cause)}", tls=True)
+            return _tls_reason(cause), True
         if isinstance(cause, ConnectionResetError):
-            return ConnectionFailure("connection reset by peer")
-        return ConnectionFailure("connection closed unexpectedly")
+            return "connection reset by peer", False
+        return "connection closed unexpectedly", False
     if isinstance(exc, OSError):
-        return ConnectionFailure(exc.strerror or str(exc))
-    return ConnectionFailure(str(exc) or type(exc).__name__)
+        return exc.strerror or str(exc), False
+    return str(exc) or type(exc).__name__, False
+
+
+def _dial_address(url: str) -> str:
+    """HOST:PORT as Go's dialer names it: the scheme's port when the URL has none."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _go_errno(code: int) -> str:
+    # Go's syscall error strings are glibc's with a lower-case first letter.
+    text = os.strerror(code)
+    return text[:1].lower() + text[1:]
 
 
 def _root_cause(exc: BaseException) -> BaseException | None:
@@ -92,13 +126,38 @@ def _root_cause(exc: BaseException) -> BaseException | None:
     return seen if seen is not exc else None
 
 
-def _ssl_reason(exc: BaseException) -> str:
+# OpenSSL verify results that Go reports as an unknown authority (no trusted issuer).
+_UNKNOWN_AUTHORITY = frozenset({2, 18, 19, 20, 21})
+_ALERT = re.compile(r"(?:SSLV3|TLSV1|TLSV13)_ALERT_(\w+)")
+# Go's words (crypto/tls alert.go) where they are not OpenSSL's alert name in lower case.
+_GO_ALERTS = {
+    "BAD_RECORD_MAC": "bad record MAC",
+    "CERTIFICATE_REVOKED": "revoked certificate",
+    "CERTIFICATE_EXPIRED": "expired certificate",
+    "CERTIFICATE_UNKNOWN": "unknown certificate",
+    "UNKNOWN_CA": "unknown certificate authority",
+    "DECODE_ERROR": "error decoding message",
+    "DECRYPT_ERROR": "error decrypting message",
+    "PROTOCOL_VERSION": "protocol version not supported",
+    "INSUFFICIENT_SECURITY": "insufficient security level",
+    "USER_CANCELLED": "user canceled",
+}
+
+
+def _tls_reason(exc: BaseException) -> str:
     cause = _root_cause(exc) or exc
     if isinstance(cause, ssl.SSLCertVerificationError):
-        return cause.verify_message or "certificate verify failed"
+        if cause.verify_code in _UNKNOWN_AUTHORITY:
+            return "x509: certificate signed by unknown authority"
+        detail = (cause.verify_message or "certificate verify failed").rstrip(".")
+        return f"TLS handshake failed: {detail}"
     if isinstance(cause, ssl.SSLError) and cause.reason:
-        return cause.reason.lower().replace("_", " ")
-    return str(cause)
+        alert = _ALERT.fullmatch(cause.reason)
+        if alert:
+            name = alert.group(1)
+            return "remote error: tls: " + _GO_ALERTS.get(name, name.lower().replace("_", " "))
+        return "TLS handshake failed: " + cause.reason.lower().replace("_", " ")
+    return f"TLS handshake failed: {cause}"
 
 
 def origin(url: str) -> tuple[str, str]:
@@ -146,9 +205,12 @@ class Transport:
         """One request, redirects followed; the body is left unread (stream it or .data it).
 
         `Authorization` is sent only while the URL's origin is `auth_origin` (default: the
-        first URL's). Raises ConnectionFailure when no response arrives.
+        first URL's). Raises ConnectionFailure when no response arrives. The response's `url`
+        is the absolute URL that answered (after redirects), for the messages of body reads.
         """
         auth_origin = auth_origin or origin(url)
+        # Go's url.Error names the first request's method, whatever a redirect turned it into.
+        op = method
         for _ in range(MAX_REDIRECTS + 1):
             target = origin(url)
             hdrs = {"User-Agent": USER_AGENT, **headers}
@@ -167,15 +229,16 @@ class Transport:
                     assert_same_host=False,
                 )
             except (u3.HTTPError, OSError) as e:
-                raise describe(e) from e
+                raise describe(e, op, url) from e
             location = resp.headers.get("Location")
             if resp.status not in (301, 302, 303, 307, 308) or not location:
+                resp.url = url
                 return resp
             discard(resp)
             url = urllib.parse.urljoin(url, location)
             if resp.status == 303:
                 method, body = "GET", None
-        raise ConnectionFailure(f"too many redirects (more than {MAX_REDIRECTS})")
+        raise ConnectionFailure(f"stopped after {MAX_REDIRECTS} redirects", op, url)
 
     def clear(self) -> None:
         with self._lock:
@@ -194,13 +257,13 @@ def discard(resp: Response) -> None:
         resp.release_conn()
 
 
-def read_body(resp: Response, limit: int) -> bytes:
+def read_body(resp: Response, limit: int, method: str = "GET") -> bytes:
     """The whole body, refusing more than `limit` bytes (manifests, configs, errors)."""
     try:
         data = resp.read(limit + 1)
     except (u3.HTTPError, OSError) as e:
         resp.release_conn()
-        raise describe(e) from e
+        raise describe(e, method, resp.url or "") from e
     if len(data) > limit:
         resp.close()
         raise BodyTooLarge(f"response larger than {limit} bytes")

@@ -204,13 +204,7 @@ CASES: list[tuple[str, tuple[str, ...]]] = [
     ("missing-image", ("127.0.0.1:1/nothing/here:latest", "true")),
 ]
 
-XFAIL = {
-    "missing-image": (
-        'an unreachable registry: docker says \'Get "http://127.0.0.1:1/v2/": dial tcp '
-        "127.0.0.1:1: connect: connection refused', Caisson 'registry 127.0.0.1:1 is "
-        "unreachable: connection refused' (the registry proxy's wording)"
-    ),
-}
+XFAIL: dict[str, str] = {}
 
 FLAG_CASES: list[tuple[str, tuple[str, ...]]] = [
     ("unknown-flag", ("--no-such-flag", "{image}", "true")),

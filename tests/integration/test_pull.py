@@ -206,9 +206,14 @@ def test_bad_reference_is_refused(daemon: Daemon, bad: str) -> None:
 def test_registry_unreachable_fails_clearly(daemon: Daemon) -> None:
     from tests.support.processes import free_port
 
-    r = daemon.cli("pull", f"127.0.0.1:{free_port()}/test/busybox:latest")
-    assert r.code == 1, r
-    fails(r)
+    host = f"127.0.0.1:{free_port()}"
+    r = daemon.cli("pull", f"{host}/test/busybox:latest")
+    # docker's line: Go's error for the last attempt (https, then plain http on loopback).
+    line = fails(r)
+    assert line == (
+        f'Error response from daemon: Get "http://{host}/v2/": '
+        f"dial tcp {host}: connect: connection refused"
+    ), r
 
 
 def test_rmi_removes_the_image_and_collects_content_and_snapshots(

@@ -202,7 +202,8 @@ def test_registry_down(pulls: Pulls) -> None:
     host = f"127.0.0.1:{free_port()}"
     with pytest.raises(errors.Unavailable) as e:
         pulls.run(f"{host}/x:v1")
-    assert str(e.value) == f"registry {host} is unreachable: connection refused"
+    # docker's words (Go's net/http error) for the last attempt: https, then plain http.
+    assert str(e.value) == f'Get "http://{host}/v2/": dial tcp {host}: connect: connection refused'
 
 
 def test_docker_hub_names_go_to_the_mirror(
