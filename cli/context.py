@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from caisson import rpc
+    from caisson import addresses
     from caisson.cli.client import Daemon
 
 
@@ -15,8 +15,8 @@ class Context:
         stdin: TextIO,
         stdout: TextIO,
         stderr: TextIO,
-        address: rpc.Address,
-        tls: rpc.TLSConfig | None,
+        address: addresses.Address,
+        tls: addresses.TLSConfig | None,
         config_dir: str,
         debug: bool = False,
     ) -> None:

@@ -29,8 +29,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from caisson.executor.seccomp_load import load_bpf as load_bpf
-
 # The actions of docker's/OCI's profile format that a plain filter can carry. NOTIFY needs a
 # listener process (listenerPath), which Caisson does not run.
 ACTIONS = (

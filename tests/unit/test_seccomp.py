@@ -18,6 +18,7 @@ import pytest
 
 from caisson.executor import capabilities as c
 from caisson.executor import seccomp as s
+from caisson.executor.seccomp_load import load_bpf
 from caisson.executor.users import ExecUser
 
 DEFAULT_JSON = Path(s.__file__).parent / "seccomp_default.json"
@@ -431,7 +432,7 @@ def test_a_compiled_program_loads_and_acts_as_the_built_filter() -> None:
     assert program and len(program) % 8 == 0
 
     def run() -> dict[str, int]:
-        s.load_bpf(program, s.filter_flags(profile))
+        load_bpf(program, s.filter_flags(profile))
         return probes()
 
     assert in_child(run) == in_child(installed(profile, c.DEFAULT))
@@ -441,5 +442,5 @@ def test_a_compiled_program_loads_and_acts_as_the_built_filter() -> None:
 
 def test_a_malformed_program_is_refused() -> None:
     with pytest.raises(ValueError, match="8-byte instructions"):
-        s.load_bpf(b"\x00" * 7)
+        load_bpf(b"\x00" * 7)
     assert s.compile_bpf(s.load_profile("{}"), c.DEFAULT) == b""
