@@ -1,7 +1,7 @@
-"""The client side of Caisson's gRPC plumbing: addresses, TLS settings, channels, health
-checks and the mapping of RpcErrors back to domain errors. Kept apart from caisson.server so
-that the CLI, which is only a client, loads grpc and nothing else (no health servicer,
-reflection, logging or asyncio server code): every command pays for its imports at start."""
+"""The client side of Caisson's gRPC plumbing between the services (grpcio): channels, health
+checks and the mapping of RpcErrors back to domain errors. Addresses and TLS settings are in
+caisson.addresses. The CLI does not use this module: it speaks gRPC without grpcio
+(caisson.cli.channel), whose import alone would cost each command more than its whole start."""
 
 from __future__ import annotations
 
