@@ -1033,8 +1033,8 @@ def test_executor_sigkill_keeps_published_port_and_dns(spare: Daemon, image: str
 def test_daemon_sigkill_keeps_running_and_releases_exited(spare: Daemon, image: str) -> None:
     d = spare
     ctl = public_tempdir("caisson-netctl-")
-    nid = ok(d.cli("network", "create", "durable")).out.strip()
     try:
+        nid = ok(d.cli("network", "create", "durable")).out.strip()
         port = free_ports(2)
         ok(run(d, "-d", "--name", "keep", "--network", "durable", "--network-alias", "svc",
                "-p", f"{port}:80", image, *HTTPD))  # fmt: skip
