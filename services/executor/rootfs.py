@@ -15,9 +15,7 @@ host. Mount points the image lacks are created (a directory, or an empty file fo
 source), as docker does.
 
 The container init imports this module on every start, so it imports nothing that costs an
-import (typing, dataclasses, contextlib). caisson.errors, which imports typing, is imported
-where an error is raised: in the init, always before pivot_root (after it, the interpreter's
-files are out of reach).
+import (typing, dataclasses, contextlib).
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ import posixpath
 import stat
 import time
 
+from caisson import errors
 from caisson.ocidefaults import MASKED_PATHS, READONLY_PATHS
 
 TYPE_CHECKING = False  # typing's, without importing typing
@@ -136,8 +135,6 @@ def mount_overlay(
     and the mount is made from there: this changes the working directory for the duration,
     so call it from a single-threaded process (the container's init or a helper)."""
     if not lowerdirs:
-        from caisson import errors
-
         raise errors.InvalidArgument("an overlay needs at least one lower directory")
     if readonly:
         if len(lowerdirs) == 1:
@@ -146,8 +143,6 @@ def mount_overlay(
             return
         upperdir = workdir = ""
     elif not upperdir or not workdir:
-        from caisson import errors
-
         raise errors.InvalidArgument("a writable overlay needs an upper and a work directory")
     flags = MS_RDONLY if readonly else 0
     data = overlay_data(lowerdirs, upperdir, workdir)
@@ -159,8 +154,6 @@ def mount_overlay(
     rel = [os.path.relpath(os.path.abspath(d), base) for d in dirs]
     short = overlay_data(rel[: len(lowerdirs)], *(rel[len(lowerdirs) :] or ["", ""]))
     if len(short) >= PAGE_SIZE:
-        from caisson import errors
-
         raise errors.ResourceExhausted(
             f"cannot mount an overlay of {len(lowerdirs)} layers: its options take "
             f"{len(short)} bytes even with paths relative to {base}, over the kernel's "
@@ -189,8 +182,6 @@ def unmount(sc: Syscalls, target: str, attempts: int = 5, pause: float = 0.1) ->
             if e.errno in (errno.EINVAL, errno.ENOENT):
                 return  # not (or no longer) a mount point
             if e.errno != errno.EBUSY or busy >= attempts:
-                from caisson import errors
-
                 raise errors.Internal(f"cannot unmount {target}: {e.strerror}") from e
             busy += 1
             time.sleep(pause)
@@ -215,8 +206,6 @@ def resolve_in_root(root: str, path: str) -> tuple[str, list[str]]:
             continue
         if comp == "..":
             if not parts:
-                from caisson import errors
-
                 raise errors.InvalidArgument(
                     f"mount destination {path} resolves outside the container's root"
                 )
@@ -232,8 +221,6 @@ def resolve_in_root(root: str, path: str) -> tuple[str, list[str]]:
             continue
         links += 1
         if links > MAX_SYMLINKS:
-            from caisson import errors
-
             raise errors.InvalidArgument(f"mount destination {path}: too many symlinks")
         target = os.readlink(host)
         if target.startswith("/"):
@@ -256,8 +243,6 @@ def mountpoint(sc: Syscalls, root: str, dest: str, is_dir: bool = True) -> str:
         return path
     if os.path.isdir(path) != is_dir:
         kind = "directory" if is_dir else "file"
-        from caisson import errors
-
         raise errors.InvalidArgument(f"mount destination {dest} is not a {kind} in the image")
     return path
 
@@ -561,8 +546,6 @@ def mount_tmpfs(sc: Syscalls, root: str, m: TmpfsMount) -> None:
 
 def mount_bind(sc: Syscalls, root: str, m: BindMount) -> None:
     if m.propagation not in _PROPAGATION:
-        from caisson import errors
-
         raise errors.InvalidArgument(
             f"invalid propagation {m.propagation!r} for {m.destination}: "
             f"expected one of {', '.join(_PROPAGATION)}"
@@ -570,8 +553,6 @@ def mount_bind(sc: Syscalls, root: str, m: BindMount) -> None:
     try:
         is_dir = stat.S_ISDIR(os.stat(m.source).st_mode)
     except FileNotFoundError:
-        from caisson import errors
-
         raise errors.InvalidArgument(f"bind source path does not exist: {m.source}") from None
     path = mountpoint(sc, root, m.destination, is_dir)
     sc.mount(m.source, path, "", MS_BIND | (MS_REC if m.recursive else 0), "")
